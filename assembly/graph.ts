@@ -1,0 +1,149 @@
+// The one entry the host calls per vector: every input descriptor goes through
+// Ethernet checks, then the path its input port's kind selects; whatever leaves
+// is appended to the transmit vector. No allocation, no exception, no call out.
+import {
+  D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_OUT, D_VERDICT, D_FLAGS, D_DROP, D_VLAN, D_BRIDGE,
+  D_VNI, D_HASH, D_AUX, D_TX_COUNT, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC, MAX_TX, MAX_PORTS,
+  HEADROOM, P_KIND, P_FLAGS, P_AUX, Verdict, PortKind, PortFlag,
+} from './layout';
+import { Ctr } from './counters';
+import { ethCheck } from './eth';
+import {
+  count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase,
+} from './state';
+
+/** Index of the descriptor being processed (for transmit entries' T_SRC). */
+let curIndex: u32 = 0;
+/** Whether the current frame's own slot was handed to a transmit entry. */
+let slotGiven: bool = false;
+
+/**
+ * Appends a transmit entry for (slot, off, len) on port out. The entry owns the
+ * slot. On a full transmit vector the copy is dropped, counted, and its slot freed.
+ */
+export function emit(d: usize, slot: u32, off: u32, len: u32, out: u32): void {
+  if (txCount >= <u32>MAX_TX) {
+    count(Ctr.GraphTxFull);
+    slotFree(slot);
+    return;
+  }
+  const t = txEntry(txCount);
+  store<u32>(t, slot, T_SLOT);
+  store<u32>(t, off, T_OFF);
+  store<u32>(t, len, T_LEN);
+  store<u16>(t, <u16>out, T_PORT);
+  store<u16>(t, <u16>curIndex, T_SRC);
+  bumpTx();
+  store<u16>(d, load<u16>(d, D_TX_COUNT) + 1, D_TX_COUNT);
+}
+
+/** Sends the descriptor's own frame (its slot moves to the transmit entry). */
+export function emitSelf(d: usize, out: u32): void {
+  slotGiven = true;
+  emit(d, load<u32>(d, D_SLOT), load<u32>(d, D_OFF), load<u32>(d, D_LEN), out);
+}
+
+/**
+ * Copies the descriptor's frame into a fresh slot at HEADROOM and returns the
+ * slot, or -1 (counted as graph-no-slot) when the pool is exhausted.
+ */
+export function cloneFrame(d: usize): i32 {
+  const s = slotAlloc();
+  if (s < 0) {
+    count(Ctr.GraphNoSlot);
+    return -1;
+  }
+  const len = load<u32>(d, D_LEN);
+  memory.copy(slotPtr(<u32>s) + HEADROOM, slotPtr(load<u32>(d, D_SLOT)) + load<u32>(d, D_OFF), len);
+  return s;
+}
+
+/** Marks d dropped for `reason` and counts it. */
+// @ts-ignore: decorator
+@inline export function dropFrame(d: usize, reason: i32): void {
+  store<u16>(d, <u16>reason, D_DROP);
+  count(reason);
+}
+
+/** Runs one vector of n input descriptors. Returns the number of transmit entries. */
+export function runVector(n: u32): u32 {
+  resetTx();
+  if (n > 256) n = 256;
+  for (let i: u32 = 0; i < n; i++) {
+    curIndex = i;
+    slotGiven = false;
+    const d = desc(i);
+    store<u8>(d, Verdict.DROP, D_VERDICT);
+    store<u8>(d, 0, D_FLAGS);
+    store<u16>(d, 0, D_DROP);
+    store<u16>(d, 0, D_TX_COUNT);
+    store<u16>(d, 0, D_OUT);
+    store<u16>(d, 0, D_VLAN);
+    store<u16>(d, 0, D_BRIDGE);
+    store<u32>(d, 0, D_VNI);
+    store<u32>(d, 0, D_HASH);
+    store<u32>(d, 0, D_AUX);
+    processOne(d);
+    finish(d);
+  }
+  countN(Ctr.GraphRx, n);
+  countN(Ctr.GraphTx, txCount);
+  return txCount;
+}
+
+function processOne(d: usize): void {
+  const frame = ethCheck(d);
+  if (frame == 0) return;
+  const inPort = <u32>load<u16>(d, D_IN_PORT);
+  if (inPort >= <u32>MAX_PORTS) return dropFrame(d, Ctr.GraphNoPort);
+  const p = port(inPort);
+  const kind = <i32>load<u8>(p, P_KIND);
+  if (kind == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
+  if (load<u16>(p, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
+  switch (kind) {
+    case PortKind.NONE:
+      return dropFrame(d, Ctr.NoneDrop);
+    case PortKind.WIRE:
+      return wire(d, p);
+    default:
+      return dropFrame(d, Ctr.GraphNoPort);
+  }
+}
+
+/** A wire forwards everything to its peer port, unless that port is down. */
+function wire(d: usize, p: usize): void {
+  const out = load<u32>(p, P_AUX);
+  if (out >= <u32>MAX_PORTS) return dropFrame(d, Ctr.GraphNoPort);
+  const q = port(out);
+  if (load<u8>(q, P_KIND) == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
+  if (load<u16>(q, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
+  store<u16>(d, <u16>out, D_OUT);
+  emitSelf(d, out);
+}
+
+/**
+ * Settles the verdict: a frame that produced transmit entries is TX, one that
+ * did not is DROP (reason set) or LOCAL. Its own slot goes back to the pool
+ * unless a transmit entry took it.
+ */
+function finish(d: usize): void {
+  const reason = load<u16>(d, D_DROP);
+  if (load<u16>(d, D_TX_COUNT) > 0) {
+    store<u8>(d, Verdict.TX, D_VERDICT);
+    if (!slotGiven) slotFree(load<u32>(d, D_SLOT));
+    return;
+  }
+  if (reason != 0) {
+    store<u8>(d, Verdict.DROP, D_VERDICT);
+    count(Ctr.GraphDrop);
+  } else {
+    store<u8>(d, Verdict.LOCAL, D_VERDICT);
+    count(Ctr.GraphLocal);
+  }
+  // A slot handed to an entry that was then refused (full vector) is already free.
+  if (reason != Ctr.EthBadSlot && !slotGiven) slotFree(load<u32>(d, D_SLOT));
+}
+
+export function descriptorBase(): usize {
+  return descBase;
+}

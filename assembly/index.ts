@@ -1,0 +1,30 @@
+// The netwasm data plane: the module's exports. Layout constants are exported
+// as WebAssembly globals so the host can check it was built against the same ABI.
+export {
+  HEADROOM, DEFAULT_SLOT_SIZE, MAX_VECTOR, MAX_TX, MAX_COUNTERS, MAX_PORTS,
+  DESC_SIZE, D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_OUT, D_VERDICT, D_FLAGS, D_DROP, D_VLAN, D_BRIDGE,
+  D_VNI, D_HASH, D_TS_SEC, D_TS_NSEC, D_AUX, D_TX_COUNT,
+  TX_SIZE, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC,
+  PORT_SIZE, P_KIND, P_VLAN_MODE, P_FLAGS, P_BRIDGE, P_PVID, P_MTU, P_TPID, P_AUX, P_AUX2, P_MAC, P_IP4,
+  FREE_TOP, FREE_ENTRIES,
+} from './layout';
+export { setup } from './state';
+export { runVector } from './graph';
+
+/** First byte after the module's static data: the host lays its regions out above it. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+import { prepend, strip } from './frame';
+import { desc } from './state';
+
+/** Test hook: prepend n bytes to input frame i (0 when no headroom is left). */
+export function framePrepend(i: u32, n: u32): usize {
+  return prepend(desc(i), n);
+}
+
+/** Test hook: strip n bytes from input frame i (0 when it is shorter). */
+export function frameStrip(i: u32, n: u32): usize {
+  return strip(desc(i), n);
+}

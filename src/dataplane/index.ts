@@ -1,0 +1,3 @@
+export * from './dataplane.ts';
+export * from './layout.ts';
+export { COUNTERS, counterId, kebab } from './counters.ts';
