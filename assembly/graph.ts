@@ -3,11 +3,13 @@
 // is appended to the transmit vector. No allocation, no exception, no call out.
 import {
   D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_OUT, D_VERDICT, D_FLAGS, D_DROP, D_VLAN, D_BRIDGE,
-  D_VNI, D_HASH, D_AUX, D_TX_COUNT, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC, MAX_TX, MAX_PORTS,
-  HEADROOM, P_KIND, P_FLAGS, P_AUX, Verdict, PortKind, PortFlag,
+  D_VNI, D_HASH, D_AUX, D_TX_COUNT, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC, MAX_TX, MAX_PORTS, MAX_VECTOR, T_VNET_FLAGS, D_VNET_FLAGS,
+  DESC_SIZE, HEADROOM, P_KIND, P_FLAGS, P_AUX, Verdict, PortKind, PortFlag,
 } from './layout';
 import { Ctr } from './counters';
 import { ethCheck } from './eth';
+import { bridgeInput } from './bridge';
+import { vtepInput } from './vxlan';
 import {
   count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase,
 } from './state';
@@ -17,45 +19,64 @@ let curIndex: u32 = 0;
 /** Whether the current frame's own slot was handed to a transmit entry. */
 let slotGiven: bool = false;
 
+/** The input descriptor being processed. */
+let curDesc: usize = 0;
+
 /**
- * Appends a transmit entry for (slot, off, len) on port out. The entry owns the
- * slot. On a full transmit vector the copy is dropped, counted, and its slot freed.
+ * Sends descriptor x's frame out of port `out`: appends a transmit entry, on
+ * behalf of the input frame being processed. x is that input descriptor (its
+ * slot moves to the entry) or a copy made by cloneDesc. On a full transmit
+ * vector the frame is dropped, counted (graph-tx-full), and a copy's slot freed.
  */
-export function emit(d: usize, slot: u32, off: u32, len: u32, out: u32): void {
+export function emitDesc(x: usize, out: u32): void {
   if (txCount >= <u32>MAX_TX) {
     count(Ctr.GraphTxFull);
-    slotFree(slot);
+    if (x != curDesc) slotFree(load<u32>(x, D_SLOT));
     return;
   }
+  if (x == curDesc) slotGiven = true;
   const t = txEntry(txCount);
-  store<u32>(t, slot, T_SLOT);
-  store<u32>(t, off, T_OFF);
-  store<u32>(t, len, T_LEN);
+  store<u32>(t, load<u32>(x, D_SLOT), T_SLOT);
+  store<u32>(t, load<u32>(x, D_OFF), T_OFF);
+  store<u32>(t, load<u32>(x, D_LEN), T_LEN);
   store<u16>(t, <u16>out, T_PORT);
   store<u16>(t, <u16>curIndex, T_SRC);
+  // The offload metadata: D_VNET_FLAGS..D_HDR_LEN are 10 contiguous bytes.
+  memory.copy(t + T_VNET_FLAGS, x + D_VNET_FLAGS, 10);
   bumpTx();
-  store<u16>(d, load<u16>(d, D_TX_COUNT) + 1, D_TX_COUNT);
+  store<u16>(curDesc, load<u16>(curDesc, D_TX_COUNT) + 1, D_TX_COUNT);
 }
 
-/** Sends the descriptor's own frame (its slot moves to the transmit entry). */
-export function emitSelf(d: usize, out: u32): void {
-  slotGiven = true;
-  emit(d, load<u32>(d, D_SLOT), load<u32>(d, D_OFF), load<u32>(d, D_LEN), out);
+/** Scratch descriptor for copies (one past the input vector). */
+// @ts-ignore: decorator
+@inline function scratch(): usize {
+  return desc(<u32>MAX_VECTOR);
 }
 
 /**
- * Copies the descriptor's frame into a fresh slot at HEADROOM and returns the
- * slot, or -1 (counted as graph-no-slot) when the pool is exhausted.
+ * Copies descriptor d (fields and frame) into the scratch descriptor with a
+ * fresh slot, the frame at HEADROOM. Returns the scratch descriptor, or 0
+ * (counted as graph-no-slot) when the pool is exhausted. The copy must be
+ * emitted (emitDesc) or released (releaseDesc) before the next cloneDesc.
  */
-export function cloneFrame(d: usize): i32 {
+export function cloneDesc(d: usize): usize {
   const s = slotAlloc();
   if (s < 0) {
     count(Ctr.GraphNoSlot);
-    return -1;
+    return 0;
   }
+  const x = scratch();
+  memory.copy(x, d, DESC_SIZE);
   const len = load<u32>(d, D_LEN);
   memory.copy(slotPtr(<u32>s) + HEADROOM, slotPtr(load<u32>(d, D_SLOT)) + load<u32>(d, D_OFF), len);
-  return s;
+  store<u32>(x, <u32>s, D_SLOT);
+  store<u32>(x, HEADROOM, D_OFF);
+  return x;
+}
+
+/** Gives back the slot of a copy that will not be sent (a drop on one egress). */
+export function releaseDesc(x: usize): void {
+  if (x != curDesc) slotFree(load<u32>(x, D_SLOT));
 }
 
 /** Marks d dropped for `reason` and counts it. */
@@ -73,6 +94,7 @@ export function runVector(n: u32): u32 {
     curIndex = i;
     slotGiven = false;
     const d = desc(i);
+    curDesc = d;
     store<u8>(d, Verdict.DROP, D_VERDICT);
     store<u8>(d, 0, D_FLAGS);
     store<u16>(d, 0, D_DROP);
@@ -105,6 +127,10 @@ function processOne(d: usize): void {
       return dropFrame(d, Ctr.NoneDrop);
     case PortKind.WIRE:
       return wire(d, p);
+    case PortKind.BRIDGE:
+      return bridgeInput(d, frame, inPort);
+    case PortKind.VTEP:
+      return vtepInput(d, frame, inPort);
     default:
       return dropFrame(d, Ctr.GraphNoPort);
   }
@@ -118,7 +144,7 @@ function wire(d: usize, p: usize): void {
   if (load<u8>(q, P_KIND) == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
   if (load<u16>(q, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
   store<u16>(d, <u16>out, D_OUT);
-  emitSelf(d, out);
+  emitDesc(d, out);
 }
 
 /**

@@ -53,9 +53,23 @@ export const D_TS_NSEC = 36;
 export const D_AUX = 40;
 /** u16: number of transmit entries this frame produced. */
 export const D_TX_COUNT = 44;
+// Offload metadata (virtio_net_hdr, as PACKET_VNET_HDR / IFF_VNET_HDR deliver it).
+// Nodes that move the frame start keep D_CSUM_START and D_HDR_LEN relative to it.
+/** u8: virtio_net_hdr flags (1 = NEEDS_CSUM, 2 = DATA_VALID). */
+export const D_VNET_FLAGS = 46;
+/** u8: virtio_net_hdr gso_type (0 none, 1 TCPv4, 3 UDP, 4 TCPv6, 0x80 ECN). */
+export const D_GSO_TYPE = 47;
+/** u16: gso_size (MSS) of a super-frame, 0 if none. */
+export const D_GSO_SIZE = 48;
+/** u16: where the partial checksum starts, from the frame start. */
+export const D_CSUM_START = 50;
+/** u16: where to store the checksum, from D_CSUM_START. */
+export const D_CSUM_OFFSET = 52;
+/** u16: length of the headers of a super-frame. */
+export const D_HDR_LEN = 54;
 
-// ---- Transmit entry: one per frame copy leaving a port (16 bytes). ------------
-export const TX_SIZE = 16;
+// ---- Transmit entry: one per frame copy leaving a port (32 bytes). ------------
+export const TX_SIZE = 32;
 /** u32: pool slot holding the frame (the entry owns it). */
 export const T_SLOT = 0;
 /** u32: frame start within the slot. */
@@ -66,6 +80,13 @@ export const T_LEN = 8;
 export const T_PORT = 12;
 /** u16: index of the input descriptor it came from. */
 export const T_SRC = 14;
+/** u8, u8, u16 x 4: the offload metadata of the frame as sent (see D_VNET_FLAGS..D_HDR_LEN). */
+export const T_VNET_FLAGS = 16;
+export const T_GSO_TYPE = 17;
+export const T_GSO_SIZE = 18;
+export const T_CSUM_START = 20;
+export const T_CSUM_OFFSET = 22;
+export const T_HDR_LEN = 24;
 
 /** What became of an input frame. */
 export enum Verdict {

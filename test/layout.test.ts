@@ -29,9 +29,13 @@ Layout('descriptor and transmit fields fit their records and do not overlap', ()
     ['D_OUT', L.D_OUT, 2], ['D_VERDICT', L.D_VERDICT, 1], ['D_FLAGS', L.D_FLAGS, 1], ['D_DROP', L.D_DROP, 2],
     ['D_VLAN', L.D_VLAN, 2], ['D_BRIDGE', L.D_BRIDGE, 2], ['D_VNI', L.D_VNI, 4], ['D_HASH', L.D_HASH, 4],
     ['D_TS_SEC', L.D_TS_SEC, 4], ['D_TS_NSEC', L.D_TS_NSEC, 4], ['D_AUX', L.D_AUX, 4], ['D_TX_COUNT', L.D_TX_COUNT, 2],
+    ['D_VNET_FLAGS', L.D_VNET_FLAGS, 1], ['D_GSO_TYPE', L.D_GSO_TYPE, 1], ['D_GSO_SIZE', L.D_GSO_SIZE, 2],
+    ['D_CSUM_START', L.D_CSUM_START, 2], ['D_CSUM_OFFSET', L.D_CSUM_OFFSET, 2], ['D_HDR_LEN', L.D_HDR_LEN, 2],
   ];
   const tx: Array<[string, number, number]> = [
     ['T_SLOT', L.T_SLOT, 4], ['T_OFF', L.T_OFF, 4], ['T_LEN', L.T_LEN, 4], ['T_PORT', L.T_PORT, 2], ['T_SRC', L.T_SRC, 2],
+    ['T_VNET_FLAGS', L.T_VNET_FLAGS, 1], ['T_GSO_TYPE', L.T_GSO_TYPE, 1], ['T_GSO_SIZE', L.T_GSO_SIZE, 2],
+    ['T_CSUM_START', L.T_CSUM_START, 2], ['T_CSUM_OFFSET', L.T_CSUM_OFFSET, 2], ['T_HDR_LEN', L.T_HDR_LEN, 2],
   ];
   for (const [fields, size] of [[desc, L.DESC_SIZE], [tx, L.TX_SIZE]] as const) {
     const used = new Uint8Array(size);
@@ -47,7 +51,11 @@ Layout('descriptor and transmit fields fit their records and do not overlap', ()
 });
 
 Layout('layout.ts is the only place the offsets are written down', () => {
-  // The host must import the ABI, never restate it.
+  // The host must import the ABI, never restate it; the vnet block is copied as one run.
+  assert.is(L.D_HDR_LEN + 2 - L.D_VNET_FLAGS, 10);
+  assert.is(L.T_HDR_LEN + 2 - L.T_VNET_FLAGS, 10);
+  assert.is(L.D_GSO_TYPE - L.D_VNET_FLAGS, L.T_GSO_TYPE - L.T_VNET_FLAGS);
+  assert.is(L.D_CSUM_OFFSET - L.D_VNET_FLAGS, L.T_CSUM_OFFSET - L.T_VNET_FLAGS);
   const src = readFileSync(new URL('../src/dataplane/dataplane.ts', import.meta.url), 'utf8');
   assert.not.match(src, /D_(SLOT|OFF|LEN)\s*=\s*\d/);
 });

@@ -122,7 +122,7 @@ export class Dataplane {
       return r;
     };
     const counters = take('counters', L.MAX_COUNTERS * 8);
-    const desc = take('desc', L.MAX_VECTOR * L.DESC_SIZE);
+    const desc = take('desc', (L.MAX_VECTOR + 1) * L.DESC_SIZE); // + one scratch descriptor for copies
     const tx = take('tx', L.MAX_TX * L.TX_SIZE);
     const ports = take('ports', L.MAX_PORTS * L.PORT_SIZE);
     const free = take('free', L.FREE_ENTRIES + slots * 4);
@@ -279,6 +279,7 @@ export class Dataplane {
     dv.setUint16(d + L.D_IN_PORT, inPort, true);
     dv.setUint32(d + L.D_TS_SEC, tsSec >>> 0, true);
     dv.setUint32(d + L.D_TS_NSEC, tsNsec >>> 0, true);
+    this.u8.fill(0, d + L.D_VNET_FLAGS, d + L.D_HDR_LEN + 2);
   }
 
   /**
