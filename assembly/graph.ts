@@ -10,6 +10,7 @@ import { Ctr } from './counters';
 import { ethCheck } from './eth';
 import { bridgeInput } from './bridge';
 import { vtepInput } from './vxlan';
+import { parentInput, childInput } from './macvlan';
 import {
   count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase,
 } from './state';
@@ -131,6 +132,10 @@ function processOne(d: usize): void {
       return bridgeInput(d, frame, inPort);
     case PortKind.VTEP:
       return vtepInput(d, frame, inPort);
+    case PortKind.PARENT:
+      return parentInput(d, frame, inPort);
+    case PortKind.CHILD:
+      return childInput(d, frame, inPort);
     default:
       return dropFrame(d, Ctr.GraphNoPort);
   }

@@ -30,3 +30,38 @@ export function framePrepend(i: u32, n: u32): usize {
 export function frameStrip(i: u32, n: u32): usize {
   return strip(desc(i), n);
 }
+
+// Bridge, FDB and 802.1Q (issue 3).
+export {
+  fdbSetup, fdbAdd, fdbDel, fdbFlush, fdbSweep, fdbSize, fdbNext, fdbSlotAddr, fdbLookup,
+  FDB_ENTRY_SIZE, FDB_E_KEY, FDB_E_BRIDGE, FDB_E_PORT, FDB_E_FLAGS, FDB_E_SEEN, FDB_ANY,
+  BR_SIZE, BR_AGEING, BR_LEARN_LIMIT, BR_LEARNED, BR_MEMBER_START, BR_MEMBER_COUNT, BR_FLAGS, DEFAULT_AGEING,
+} from './fdb';
+export { bridgeSync, bridgeClock, bridgeBenchLoop } from './bridge';
+export { VLAN_MAP_BYTES, vlanBenchLoop } from './vlan';
+export { offloadSetPort, offloadPortAccepts, offloadFinish } from './offload';
+
+// ---- VXLAN, checksums (issue 4) ----
+export {
+  vxlanInit, vxlanStaging, vxlanVtepSet, vxlanVtepClear, vxlanTunnelSet, vxlanTunnelClear, vxlanRebuild,
+  vxlanRemoteHold, vxlanRemoteRelease, vxlanRemoteInfo, vxlanRemoteIsV6, vxlanFloodSet, vxlanFloodCount,
+  vxlanPeerSet, vxlanPeerDelete, vxlanPeerGet, vxlanPeerCap, vxlanPeerAt, vxlanNeighSet, vxlanNeighDelete,
+  vxlanUsed, vxlanBenchEncap, vxlanBenchDecap,
+} from './vxlan';
+export { checksumPartial, checksumOf, checksumReplace16, checksumReplace32 } from './checksum';
+
+// IPVS (issue 5): control plane and test hooks, never called per packet.
+export {
+  ipvsSetup, ipvsSvcHashAdd, ipvsSvcHashDel, ipvsAddrRef, ipvsProcessFrame, ipvsLastDrop, ipvsReplyLen,
+  ipvsScheduleTest, ipvsBenchRun, ipvsBenchNew,
+} from './ipvs';
+export { conntrackSweep, conntrackFlush, conntrackEntry, conntrackLive, conntrackTimeouts } from './conntrack';
+export { maglevMurmur3, maglevSip13u32, maglevSiphash13, maglevBuildKatran, maglevBuildMh } from './maglev';
+
+// ---- macvlan, ipvlan, the bridge gateway (issue 6) ----
+export {
+  macvlanSetup, PARENT_MAP_BYTES, LOWER_SIZE, LW_DRIVER, LW_MODE, LW_FLAGS, LW_VLAN, LW_PARENT, LW_MEMBER_START,
+  LW_MEMBER_COUNT, LW_MAC, LW_NEXT_HOP, NO_PARENT, MODE_PRIVATE, MODE_VEPA, MODE_BRIDGE, MODE_PASSTHRU,
+  CHILD_CHECK_SRC, PARENT_IPVLAN, MAC_ENTRY_SIZE, IP_ENTRY_SIZE,
+} from './macvlan';
+export { gatewaySetup, GW_SIZE, GW_IP, GW_MAC, GW_FLAGS, GW_VLAN } from './gateway';

@@ -107,6 +107,8 @@ export enum FrameFlag {
   DECAPPED = 2,
   /** The data plane answered the frame itself (ARP proxy, ICMP echo). */
   REPLIED = 4,
+  /** The frame carries its bridge VLAN's tag at byte 12 (set by VLAN ingress, kept up to date by push/pop). */
+  VLAN_TAGGED = 8,
 }
 
 // ---- Free slot stack -----------------------------------------------------------

@@ -176,6 +176,16 @@ export class Dataplane {
 
   // ---- ports ------------------------------------------------------------------
 
+  private readonly portListeners: Array<(id: number) => void> = [];
+
+  /**
+   * Calls fn after every setPort / clearPort (node tables that depend on the
+   * port table, like the bridges' member lists, keep in step through it).
+   */
+  onPortChange(fn: (id: number) => void): void {
+    this.portListeners.push(fn);
+  }
+
   /** Writes port `id`'s entry in the port table. Between vectors only. */
   setPort(id: number, cfg: PortConfig): void {
     if (!Number.isInteger(id) || id < 0 || id >= L.MAX_PORTS) throw new RangeError(`port id must be in 0..${L.MAX_PORTS - 1}, got ${id}`);
@@ -193,12 +203,19 @@ export class Dataplane {
     dv.setUint32(p + L.P_AUX2, cfg.aux2 ?? 0, true);
     if (cfg.mac) this.u8.set(parseMac(cfg.mac), p + L.P_MAC);
     if (cfg.ip4) this.u8.set(parseIp4(cfg.ip4), p + L.P_IP4);
+    for (const fn of this.portListeners) fn(id);
+  }
+
+  /** Sets only the IPv4 address of port `id`'s entry (P_IP4), keeping the rest. */
+  setPortIp4(id: number, ip4: string): void {
+    this.u8.set(parseIp4(ip4), this.portAddr(id) + L.P_IP4);
   }
 
   /** Removes port `id` (frames to or from it are then dropped as graph-no-port). */
   clearPort(id: number): void {
     const p = this.regions.ports!.ptr + id * L.PORT_SIZE;
     this.u8.fill(0, p, p + L.PORT_SIZE);
+    for (const fn of this.portListeners) fn(id);
   }
 
   /** Address of port `id`'s entry (for node control code). */

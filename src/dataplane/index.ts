@@ -1,3 +1,13 @@
 export * from './dataplane.ts';
 export * from './layout.ts';
 export { COUNTERS, counterId, kebab } from './counters.ts';
+export { Bridges, bridgeTablePlan, parseVlanList, FdbFlag, BridgeFlag, DEFAULT_FDB_CAPACITY, MAX_FDB_CAPACITY, DEFAULT_BRIDGES, DEFAULT_AGEING } from './bridge.ts';
+export type { BridgeOptions, BridgePortOptions, VlanConfig, FdbEntry, FdbAddOptions, FlushFilter, ShowNames } from './bridge.ts';
+export { Vxlan, vxlanTablePlan, parseIp6, parseAddr, formatAddr, VXLAN_PORT, VXLAN_OVERHEAD_V4, VXLAN_OVERHEAD_V6 } from './vxlan.ts';
+export type { VtepOptions, TunnelOptions, PeerOptions, VxlanFdbEntry, VxlanTableOptions } from './vxlan.ts';
+export { Macvlans, macvlanTablePlan, parseParent, randomMac, MACVLAN_MODE, DEFAULT_MACVLAN_PARENTS, DEFAULT_MACVLAN_LOWERS, DEFAULT_MACVLAN_MAC_SLOTS, DEFAULT_MACVLAN_IP_SLOTS } from './macvlan.ts';
+export type { MacvlanMode, IpvlanMode, IpvlanFlag, L2NetworkOptions, L2EndpointOptions, L2NetworkInfo } from './macvlan.ts';
+export { Gateways, gatewayTablePlan } from './gateway.ts';
+export type { GatewayConfig } from './gateway.ts';
+export { ipvsTablePlan, ipvsLayout, DEFAULT_CONN_CAPACITY, DEFAULT_TIMEOUTS, CONN_BYTES_PER_ENTRY } from './ipvs.ts';
+export * from '../ipvs/index.ts';

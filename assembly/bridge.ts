@@ -1,0 +1,216 @@
+// The learning bridge, as the Linux bridge forwards (net/bridge/br_input.c,
+// br_forward.c): entered from the graph for frames arriving on a BRIDGE port,
+// and from VXLAN decap for frames arriving through an overlay's tunnel port.
+//
+// The whole behaviour, Click etherswitch style:
+//   check the source; classify the VLAN; learn the source with the packet time;
+//   a fresh unicast hit goes to its port, never back out of the ingress port;
+//   everything else floods to the bridge's other ports of that VLAN.
+import {
+  D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_OUT, D_FLAGS, D_VLAN, D_BRIDGE, D_TS_SEC, MAX_PORTS, MAX_VECTOR, FREE_TOP, HEADROOM,
+  P_KIND, P_FLAGS, P_BRIDGE, P_VLAN_MODE, PortKind, PortFlag, FrameFlag, VlanMode,
+} from './layout';
+import { Ctr } from './counters';
+import { dropFrame, cloneDesc, runVector } from './graph';
+import { count, port, desc, freeBase } from './state';
+import { framePtr } from './frame';
+import { macAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './eth';
+import {
+  bridgeRec, bridgeCount, memberBase, fdbFind, fdbFresh, fdbLearn, fdbSweep, fdbMask,
+  FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
+} from './fdb';
+import { vlanIngress, vlanAllowed } from './vlan';
+import { portEgress } from './egress';
+import { ipvsBridgeHook } from './ipvs';
+import { gatewayHook } from './gateway';
+
+/** IEEE 802.1D reserved group addresses 01:80:C2:00:00:0X. */
+const LINK_LOCAL: u64 = 0x0180c2000000;
+
+/** Packet second of the last ageing sweep. */
+let lastSweep: u32 = 0;
+
+/** Packet time (seconds) of the latest frame the bridge saw: the control plane's clock for dumps. */
+export function bridgeClock(): u32 {
+  return lastSweep;
+}
+
+/** Forwards descriptor d's frame (at `frame`) that arrived on bridge port inPort. */
+export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
+  const p = port(inPort);
+  const b = <u32>load<u16>(p, P_BRIDGE);
+  if (b >= bridgeCount) return dropFrame(d, Ctr.BridgeNoBridge);
+  if (load<u32>(d, D_LEN) < ETH_HLEN) return dropFrame(d, Ctr.EthRunt);
+  const now = load<u32>(d, D_TS_SEC);
+  if (now != lastSweep) {
+    // Once per second of packet time, a 64th of the FDB loses its expired entries.
+    lastSweep = now;
+    fdbSweep(now, ((fdbMask + 1) >> 6) | 64);
+  }
+
+  const src = macAt(frame + 6);
+  if (src == 0 || isMulticast(src)) return dropFrame(d, Ctr.BridgeBadSrcMac);
+  let dst = macAt(frame);
+  const linkLocal = (dst & ~(<u64>0xf)) == LINK_LOCAL;
+  if (linkLocal && (dst & 0xf) == 1) return dropFrame(d, Ctr.BridgePauseDrop);
+
+  const vlan = vlanIngress(d, frame, p, inPort);
+  if (vlan < 0) return;
+  const vid = <u32>vlan;
+  store<u16>(d, <u16>vid, D_VLAN);
+  store<u16>(d, <u16>b, D_BRIDGE);
+
+  const inFlags = <u32>load<u16>(p, P_FLAGS);
+  if (inFlags & PortFlag.LEARNING) fdbLearn(b, vid, src, inPort, now);
+  // Link-local protocols (LLDP, LACP, 802.1X ...) are learned from but not
+  // forwarded; the STP group address is forwarded as there is no STP.
+  if (linkLocal && (dst & 0xf) != 0) return dropFrame(d, Ctr.BridgeLinkLocalDrop);
+  // The bridge network's gateway address answers ARP and ICMP echo (gateway.ts).
+  if (gatewayHook(d, frame, b, inPort)) return;
+
+  const br = bridgeRec(b);
+  if ((load<u32>(br, BR_FLAGS) & BridgeFlag.SERVICES) != 0 && isIp(d, frame)) {
+    if (!ipvsBridgeHook(d, frame, b)) return;
+    frame = framePtr(d);
+    dst = macAt(frame);
+  }
+
+  if (isMulticast(dst)) return flood(d, inPort, inFlags, b, vid, dst == BROADCAST ? PortFlag.BCAST_FLOOD : PortFlag.MCAST_FLOOD);
+  const e = fdbFind(b, vid, dst);
+  if (e == 0 || !fdbFresh(e, now, load<u32>(br, BR_AGEING))) return flood(d, inPort, inFlags, b, vid, PortFlag.FLOOD);
+  if (load<u8>(e, FDB_E_FLAGS) & <u8>FdbFlag.LOCAL) {
+    // To the bridge's own address (Linux: up the bridge device to the host's stack): delivered locally.
+    count(Ctr.BridgeLocal);
+    return;
+  }
+  forward(d, inPort, inFlags, b, vid, <u32>load<u8>(e, FDB_E_PORT));
+}
+
+/** IPv4 or IPv6, behind the bridge VLAN's tag if the frame carries it. */
+// @ts-ignore: decorator
+@inline function isIp(d: usize, frame: usize): bool {
+  let t = bswap<u16>(load<u16>(frame, 12));
+  if (load<u8>(d, D_FLAGS) & <u8>FrameFlag.VLAN_TAGGED) t = bswap<u16>(load<u16>(frame, 16));
+  return t == ETHERTYPE_IPV4 || t == ETHERTYPE_IPV6;
+}
+
+/** Known unicast to port `out`, as the kernel's br_forward/should_deliver. */
+function forward(d: usize, inPort: u32, inFlags: u32, b: u32, vid: u32, out: u32): void {
+  const q = port(out);
+  const f = <u32>load<u16>(q, P_FLAGS);
+  if (out == inPort && (f & PortFlag.HAIRPIN) == 0) return dropFrame(d, Ctr.BridgeReflectDrop);
+  if (!isMember(q, b)) return dropFrame(d, Ctr.BridgeStalePort);
+  if (f & PortFlag.DOWN) return dropFrame(d, Ctr.BridgeEgressDown);
+  if (inFlags & f & PortFlag.ISOLATED) return dropFrame(d, Ctr.BridgeIsolatedDrop);
+  const mode = <u32>load<u8>(q, P_VLAN_MODE);
+  if (mode != VlanMode.NONE && !vlanAllowed(q, out, mode, vid)) return dropFrame(d, Ctr.VlanEgressNotAllowed);
+  store<u16>(d, <u16>out, D_OUT);
+  count(Ctr.BridgeForward);
+  portEgress(d, out);
+}
+
+/**
+ * Floods to every other port of bridge b that carries VLAN vid and has the
+ * flood switch `floodFlag` on (FLOOD, MCAST_FLOOD or BCAST_FLOOD), as br_flood:
+ * each port but the last gets a copy, the last gets the frame itself.
+ */
+function flood(d: usize, inPort: u32, inFlags: u32, b: u32, vid: u32, floodFlag: u32): void {
+  store<u8>(d, load<u8>(d, D_FLAGS) | <u8>FrameFlag.FLOODED, D_FLAGS);
+  store<u16>(d, <u16>b, D_OUT); // the flood group is the bridge
+  count(Ctr.BridgeFlood);
+  const br = bridgeRec(b);
+  const list = memberBase + <usize>load<u16>(br, BR_MEMBER_START);
+  const n = <u32>load<u16>(br, BR_MEMBER_COUNT);
+  const inIsolated = inFlags & PortFlag.ISOLATED;
+  let last: i32 = -1;
+  for (let i: u32 = 0; i < n; i++) {
+    const m = <u32>load<u8>(list + i);
+    const q = port(m);
+    const f = <u32>load<u16>(q, P_FLAGS);
+    if ((f & floodFlag) == 0 || (f & PortFlag.DOWN) != 0) continue;
+    if (m == inPort && (f & PortFlag.HAIRPIN) == 0) continue;
+    if (inIsolated & f) continue;
+    const mode = <u32>load<u8>(q, P_VLAN_MODE);
+    if (mode != VlanMode.NONE && !vlanAllowed(q, m, mode, vid)) continue;
+    if (last >= 0) {
+      const x = cloneDesc(d);
+      if (x != 0) portEgress(x, <u32>last);
+    }
+    last = <i32>m;
+  }
+  if (last < 0) return dropFrame(d, Ctr.BridgeFloodNoPort);
+  portEgress(d, <u32>last);
+}
+
+/** Whether port entry q is a port of bridge b (a bridge port or an overlay's tunnel port). */
+// @ts-ignore: decorator
+@inline function isMember(q: usize, b: u32): bool {
+  const kind = <i32>load<u8>(q, P_KIND);
+  return (kind == PortKind.BRIDGE || kind == PortKind.VXLAN) && <u32>load<u16>(q, P_BRIDGE) == b;
+}
+
+/**
+ * Rebuilds every bridge's member list from the port table (ports of kind
+ * BRIDGE or VXLAN, in port order). The host calls it after changing ports,
+ * between vectors.
+ */
+export function bridgeSync(): void {
+  for (let b: u32 = 0; b < bridgeCount; b++) store<u16>(bridgeRec(b), 0, BR_MEMBER_COUNT);
+  for (let i: u32 = 0; i < <u32>MAX_PORTS; i++) {
+    const q = port(i);
+    const b = <u32>load<u16>(q, P_BRIDGE);
+    if (b < bridgeCount && isMember(q, b)) {
+      const r = bridgeRec(b);
+      store<u16>(r, load<u16>(r, BR_MEMBER_COUNT) + 1, BR_MEMBER_COUNT);
+    }
+  }
+  let at: u32 = 0;
+  for (let b: u32 = 0; b < bridgeCount; b++) {
+    const r = bridgeRec(b);
+    store<u16>(r, <u16>at, BR_MEMBER_START);
+    at += <u32>load<u16>(r, BR_MEMBER_COUNT);
+    store<u16>(r, 0, BR_MEMBER_COUNT);
+  }
+  for (let i: u32 = 0; i < <u32>MAX_PORTS; i++) {
+    const q = port(i);
+    const b = <u32>load<u16>(q, P_BRIDGE);
+    if (b < bridgeCount && isMember(q, b)) {
+      const r = bridgeRec(b);
+      const k = <u32>load<u16>(r, BR_MEMBER_COUNT);
+      store<u8>(memberBase + <usize>load<u16>(r, BR_MEMBER_START) + k, <u8>i);
+      store<u16>(r, <u16>(k + 1), BR_MEMBER_COUNT);
+    }
+  }
+}
+
+// ---- benchmark driver ------------------------------------------------------------
+
+/**
+ * Benchmark hook (not for production hosts): runs `iters` vectors of n frames
+ * through runVector, describing each vector from a ring of `count` compact
+ * records at `ring` (u32 slot, u16 input port, u16 length; frame at HEADROOM),
+ * packet time tsSec, as a host filling descriptors would. The transmit entries
+ * are forgotten, and the free-slot stack is restored after each vector.
+ * Returns the total number of transmit entries.
+ */
+export function bridgeBenchLoop(ring: usize, count: u32, n: u32, iters: u32, tsSec: u32): u32 {
+  if (n > <u32>MAX_VECTOR) n = <u32>MAX_VECTOR;
+  const top = load<u32>(freeBase, FREE_TOP);
+  let at: u32 = 0;
+  let tx: u32 = 0;
+  for (let k: u32 = 0; k < iters; k++) {
+    for (let i: u32 = 0; i < n; i++) {
+      const r = ring + (<usize>at << 3);
+      const d = desc(i);
+      store<u32>(d, load<u32>(r), D_SLOT);
+      store<u32>(d, HEADROOM, D_OFF);
+      store<u32>(d, <u32>load<u16>(r, 6), D_LEN);
+      store<u16>(d, load<u16>(r, 4), D_IN_PORT);
+      store<u32>(d, tsSec, D_TS_SEC);
+      if (++at == count) at = 0;
+    }
+    tx += runVector(n);
+    store<u32>(freeBase, top, FREE_TOP);
+  }
+  return tx;
+}

@@ -1,0 +1,47 @@
+// Per-port output: the egress port's rules, then the frame is emitted.
+// Bridge ports apply their 802.1Q rule (access: untagged; trunk: tagged with
+// the frame's VLAN unless it is the native one) and their MTU; VXLAN tunnel
+// ports encapsulate (vxlan.ts); every other kind emits the frame as it is.
+import { D_LEN, D_DROP, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
+import { Ctr } from './counters';
+import { emitDesc, releaseDesc } from './graph';
+import { port, count } from './state';
+import { framePtr } from './frame';
+import { vlanEgress, isTpid } from './vlan';
+import { vxlanEgress } from './vxlan';
+
+/** Sends descriptor x's frame out of port `out`, applying that port's egress rules. */
+export function portEgress(x: usize, out: u32): void {
+  const q = port(out);
+  switch (<i32>load<u8>(q, P_KIND)) {
+    case PortKind.VXLAN:
+      vxlanEgress(x, out);
+      return;
+    case PortKind.BRIDGE:
+      bridgePortEgress(x, q, out);
+      return;
+    default:
+      emitDesc(x, out);
+  }
+}
+
+/** A bridge port: VLAN rule, then MTU (an 802.1Q tag does not count against it). */
+function bridgePortEgress(x: usize, q: usize, out: u32): void {
+  let frame = framePtr(x);
+  if (<u32>load<u8>(q, P_VLAN_MODE) != VlanMode.NONE) {
+    frame = vlanEgress(x, frame, q);
+    if (frame == 0) return releaseDesc(x);
+  }
+  const mtu = <u32>load<u16>(q, P_MTU);
+  if (mtu != 0) {
+    const len = load<u32>(x, D_LEN);
+    let payload = len > 14 ? len - 14 : 0;
+    if (len >= 18 && isTpid(<u32>bswap<u16>(load<u16>(frame, 12)))) payload -= 4;
+    if (payload > mtu) {
+      store<u16>(x, <u16>Ctr.BridgeMtuExceeded, D_DROP);
+      count(Ctr.BridgeMtuExceeded);
+      return releaseDesc(x);
+    }
+  }
+  emitDesc(x, out);
+}

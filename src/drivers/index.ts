@@ -1,0 +1,12 @@
+export * from './types.ts';
+export * from './parent.ts';
+export * from './registry.ts';
+export { NoneDriver } from './none.ts';
+export { BridgeDriver, DEFAULT_BRIDGE_OPTIONS, BRIDGE_NAME, ENABLE_ICC, ENABLE_IP_MASQUERADE, DRIVER_MTU } from './bridge.ts';
+export type { BridgeConfig, GatewayMode } from './bridge.ts';
+export { MacvlanDriver } from './macvlan.ts';
+export type { MacvlanConfig, MacvlanMode } from './macvlan.ts';
+export { IpvlanDriver } from './ipvlan.ts';
+export type { IpvlanConfig, IpvlanMode, IpvlanFlag } from './ipvlan.ts';
+export { OverlayDriver, VniAllocator, parseVniList, VXLANID_LIST, VXLAN_ID_START, VXLAN_ENCAP } from './overlay.ts';
+export type { OverlayConfig } from './overlay.ts';

@@ -1,0 +1,5 @@
+export * from './ip.ts';
+export * from './addrset.ts';
+export * from './allocator.ts';
+export * from './mac.ts';
+export * from './validate.ts';

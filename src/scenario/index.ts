@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './spec.ts';
+export * from './resolve.ts';
+export * from './load.ts';
+export * from './edit.ts';
