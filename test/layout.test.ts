@@ -53,6 +53,10 @@ Layout('descriptor and transmit fields fit their records and do not overlap', ()
 Layout('layout.ts is the only place the offsets are written down', () => {
   // The host must import the ABI, never restate it; the vnet block is copied as one run.
   assert.is(L.D_HDR_LEN + 2 - L.D_VNET_FLAGS, 10);
+  // graph.ts clears D_OUT and D_VERDICT..D_HASH with one u16 and two u64 stores.
+  assert.is(L.D_OUT + 2, L.D_VERDICT);
+  assert.is(L.D_HASH + 4, L.D_VERDICT + 16);
+  assert.ok(L.D_TS_SEC >= L.D_VERDICT + 16 && L.D_SLOT < L.D_OUT && L.D_LEN < L.D_OUT && L.D_IN_PORT < L.D_OUT);
   assert.is(L.T_HDR_LEN + 2 - L.T_VNET_FLAGS, 10);
   assert.is(L.D_GSO_TYPE - L.D_VNET_FLAGS, L.T_GSO_TYPE - L.T_VNET_FLAGS);
   assert.is(L.D_CSUM_OFFSET - L.D_VNET_FLAGS, L.T_CSUM_OFFSET - L.T_VNET_FLAGS);
