@@ -2,7 +2,7 @@
 // Bridge ports apply their 802.1Q rule (access: untagged; trunk: tagged with
 // the frame's VLAN unless it is the native one) and their MTU; VXLAN tunnel
 // ports encapsulate (vxlan.ts); every other kind emits the frame as it is.
-import { D_LEN, D_DROP, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
+import { D_LEN, D_DROP, D_GSO_TYPE, D_GSO_SIZE, D_HDR_LEN, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
 import { Ctr } from './counters';
 import { emitDesc, releaseDesc } from './graph';
 import { port, count } from './state';
@@ -34,7 +34,10 @@ function bridgePortEgress(x: usize, q: usize, out: u32): void {
   }
   const mtu = <u32>load<u16>(q, P_MTU);
   if (mtu != 0) {
-    const len = load<u32>(x, D_LEN);
+    // A GSO super-frame is checked by the segments it will be cut into (the
+    // kernel's skb_gso_validate_network_len): headers plus gso_size.
+    const gso = load<u16>(x, D_GSO_SIZE);
+    const len = load<u8>(x, D_GSO_TYPE) != 0 && gso != 0 ? <u32>load<u16>(x, D_HDR_LEN) + <u32>gso : load<u32>(x, D_LEN);
     let payload = len > 14 ? len - 14 : 0;
     if (len >= 18 && isTpid(<u32>bswap<u16>(load<u16>(frame, 12)))) payload -= 4;
     if (payload > mtu) {

@@ -217,7 +217,7 @@ hostTest(Veth, 'three containers on a netwasm bridge: ARP floods, learned unicas
       // mtu 0 (no check): egress.ts holds super-frames to the port MTU today
       // (bridge-mtu-exceeded), where the kernel lets a GSO frame through
       // (is_skb_forwardable); reported to the lead, then this goes back to 1500.
-      br.addPort(i, { bridge: 1, mtu: 0 });
+      br.addPort(i, { bridge: 1, mtu: 1500 });
       loop.add(i, HostPort.openPacket(r));
     });
     const [a, b, c] = ns as [string, string, string];
