@@ -396,7 +396,8 @@ export function conntrackTimeouts(): void {
 }
 
 /** A state change: the server's active/inactive counters follow ESTABLISHED. */
-function tcpStateChange(e: usize, next: u32): void {
+// @ts-ignore: decorator
+@inline function tcpStateChange(e: usize, next: u32): void {
   let flags = <u32>load<u8>(e, C_FLAGS);
   if (destAlive(e)) {
     const r = destEntry(<u32>load<u16>(e, C_DEST));

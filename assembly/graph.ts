@@ -9,7 +9,7 @@ import {
 import { Ctr } from './counters';
 import { ethCheck } from './eth';
 import { bridgeInput } from './bridge';
-import { vtepInput } from './vxlan';
+import { vtepInput, vtepClaims } from './vxlan';
 import { parentInput, childInput } from './macvlan';
 import {
   count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase,
@@ -133,6 +133,9 @@ function processOne(d: usize): void {
     case PortKind.VTEP:
       return vtepInput(d, frame, inPort);
     case PortKind.PARENT:
+      // An uplink can be a macvlan/ipvlan parent and a VTEP at once (eth0
+      // carrying eth0.10 and the overlay): VXLAN to its address is the VTEP's.
+      if (vtepClaims(frame, load<u32>(d, D_LEN), inPort)) return vtepInput(d, frame, inPort);
       return parentInput(d, frame, inPort);
     case PortKind.CHILD:
       return childInput(d, frame, inPort);

@@ -46,7 +46,7 @@ export {
   vxlanInit, vxlanStaging, vxlanVtepSet, vxlanVtepClear, vxlanTunnelSet, vxlanTunnelClear, vxlanRebuild,
   vxlanRemoteHold, vxlanRemoteRelease, vxlanRemoteInfo, vxlanRemoteIsV6, vxlanFloodSet, vxlanFloodCount,
   vxlanPeerSet, vxlanPeerDelete, vxlanPeerGet, vxlanPeerCap, vxlanPeerAt, vxlanNeighSet, vxlanNeighDelete,
-  vxlanUsed, vxlanBenchEncap, vxlanBenchDecap,
+  vxlanUsed, vxlanBenchEncap, vxlanBenchDecap, vxlanSetFastPath,
 } from './vxlan';
 export { checksumPartial, checksumOf, checksumReplace16, checksumReplace32 } from './checksum';
 

@@ -68,17 +68,17 @@ export const IPV4_FRAG_MASK: u16 = 0x3fff;
 }
 
 /**
- * Whether the hl-byte header at ip sums to all ones (a valid header checksum):
- * a test that holds in either byte order, so the words are added as loaded
- * (little-endian), 32 bits at a time.
+ * Whether the hl-byte header at ip sums to all ones (a valid header checksum).
+ * The ones-complement sum of the 16-bit words is all ones exactly when their
+ * plain sum S is a non-zero multiple of 0xffff, and a 32-bit word contributes
+ * its two halves modulo 0xffff (2^16 = 1): so S is taken over 32-bit loads, in
+ * memory (little-endian) order, which the test does not care about.
  */
 // @ts-ignore: decorator
 @inline export function ipv4HeaderOk(ip: usize, hl: u32): bool {
   let s: u64 = <u64>load<u32>(ip) + <u64>load<u32>(ip, 4) + <u64>load<u32>(ip, 8) + <u64>load<u32>(ip, 12) + <u64>load<u32>(ip, 16);
   if (hl > IPV4_HLEN) for (let i: u32 = IPV4_HLEN; i < hl; i += 4) s += <u64>load<u32>(ip + i);
-  s = (s & 0xffffffff) + (s >> 32);
-  s = (s & 0xffffffff) + (s >> 32);
-  return csumFold(<u32>s) == 0xffff;
+  return s % 0xffff == 0 && s != 0;
 }
 
 /**

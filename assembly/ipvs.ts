@@ -16,7 +16,7 @@
 // connection table and the counters it keeps.
 import {
   IH_MAGIC, IPVS_MAGIC, IH_BRIDGES, IH_SVC_HASH, IH_SVC_HASH_MASK, IH_ADDR_HASH, IH_ADDR_HASH_MASK,
-  IH_MARK_RULES, IH_MARK_COUNT, IH_MH_M, IH_MAX_SVC, IH_WORK, IH_CONN_TEMPLATES, IpvsSysctl, BR_SIZE, BR_SERVICES, BR_MAC,
+  IH_MARK_RULES, IH_MARK_COUNT, IH_WORK, IH_CONN_TEMPLATES, IpvsSysctl, BR_SIZE, BR_SERVICES, BR_MAC,
   S_USED, S_AF, S_PROTO, S_SCHED, S_FWMARK, S_PORT, S_FLAGS, S_TIMEOUT, S_NETMASK, S_BRIDGE, S_NDESTS,
   S_DESTS, S_TABLE, S_TABLE_SIZE, S_CURSOR, S_WRR_CW, S_WRR_MW, S_WRR_DI, S_MAGLEV_FLAGS, S_ADDR, S_CONNS,
   S_INPKTS, S_OUTPKTS, S_INBYTES, S_OUTBYTES, Scheduler, SvcFlag, MaglevFlag, SH_TAB_SIZE, R_USED, R_FWD,
@@ -31,7 +31,7 @@ import { Ctr } from './counters';
 import { count } from './state';
 import { emitDesc } from './graph';
 import { csumPartial, csumFold } from './checksum';
-import { macAt, storeMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP, ETHERTYPE_VLAN, ETHERTYPE_QINQ } from './eth';
+import { storeMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP, ETHERTYPE_VLAN, ETHERTYPE_QINQ } from './eth';
 import {
   connSetup, connEntry, destEntry, svcEntry, destAlive, destBind, connNew, connLink, connRelease, connDue,
   bucketLink, connHash4, connHash6, tcpTransition, otherTransition, sysctl, ipvsHdr, DIR_INPUT, DIR_OUTPUT, connTick,
@@ -69,8 +69,6 @@ let svcHashMask: u32 = 0;
 let addrHash: usize = 0;
 let addrHashMask: u32 = 0;
 let markRules: usize = 0;
-let mhM: u32 = 0;
-let maxSvc: u32 = 0;
 
 /**
  * Called by the host once the region header is written (TablePlan init).
@@ -85,8 +83,6 @@ export function ipvsSetup(region: usize): i32 {
   addrHash = <usize>load<u32>(region, IH_ADDR_HASH);
   addrHashMask = load<u32>(region, IH_ADDR_HASH_MASK);
   markRules = <usize>load<u32>(region, IH_MARK_RULES);
-  mhM = load<u32>(region, IH_MH_M);
-  maxSvc = load<u32>(region, IH_MAX_SVC);
   return 0;
 }
 
@@ -488,31 +484,55 @@ function jhash16Zero(): u32 {
   return load<u64>(x) == load<u64>(y) && load<u64>(x, 8) == load<u64>(y, 8);
 }
 
+/** Copies 16 bytes (an IPv6 address): two 8-byte moves, no memory.copy call. */
+// @ts-ignore: decorator
+@inline function copy16(dst: usize, src: usize): void {
+  store<u64>(dst, load<u64>(src));
+  store<u64>(dst, load<u64>(src, 8), 8);
+}
+
 // @ts-ignore: decorator
 @inline function clientBucket(af: u32, proto: u32, caddr: usize, cport: u32): u32 {
   return af == 4 ? connHash4(proto, load<u32>(caddr), cport) : connHash6(proto, caddr, cport);
 }
 
+/** Whether entry e is the connection of client caddr:cport to vaddr:vport on the bridge. */
+// @ts-ignore: decorator
+@inline function connInMatch(e: usize, bridge: u32, af: u32, proto: u32, caddr: usize, cport: u32, vaddr: usize, vport: u32): bool {
+  // protocol, family and "not a template" in one word; both ports in another
+  let m = (load<u32>(e, C_PROTO) & 0xff0100ff) ^ (proto | (af << 24));
+  m |= load<u32>(e, C_CPORT) ^ (cport | (vport << 16));
+  m |= <u32>load<u16>(e, C_BRIDGE) ^ bridge;
+  if (af == 4) return (m | (load<u32>(e, C_CADDR) ^ load<u32>(caddr)) | (load<u32>(e, C_VADDR) ^ load<u32>(vaddr))) == 0;
+  return m == 0 && addrEq(6, e + C_CADDR, caddr) && addrEq(6, e + C_VADDR, vaddr);
+}
+
 /**
  * ip_vs_conn_in_get: the connection of client caddr:cport to vaddr:vport.
- * Reclaims what is due on the chain it walks. 0 = none.
+ * The common case, a live connection first in its bucket, is inline; the
+ * walk (which reclaims what is due on the chain) is out of line. 0 = none.
  */
 // @ts-ignore: decorator
 @inline function connIn(bridge: u32, af: u32, proto: u32, caddr: usize, cport: u32, vaddr: usize, vport: u32, now: u32): usize {
-  let link = bucketLink(clientBucket(af, proto, caddr, cport));
+  const b = clientBucket(af, proto, caddr, cport);
+  const idx = load<u32>(bucketLink(b));
+  if (idx != 0) {
+    const e = connEntry(idx - 1);
+    // live and of a live server (connDue's fast test, without its side effects)
+    if (connInMatch(e, bridge, af, proto, caddr, cport, vaddr, vport) && <i32>(now - load<u32>(e, C_EXPIRES)) < 0 && destAlive(e)) return e;
+  }
+  return connInWalk(b, bridge, af, proto, caddr, cport, vaddr, vport, now);
+}
+
+function connInWalk(b: u32, bridge: u32, af: u32, proto: u32, caddr: usize, cport: u32, vaddr: usize, vport: u32, now: u32): usize {
+  let link = bucketLink(b);
   let idx = load<u32>(link);
   while (idx != 0) {
     const e = connEntry(idx - 1);
     if (connDue(e, now)) {
       connRelease(link, e);
     } else {
-      // protocol, family and "not a template" in one word; both ports in another
-      let m = (load<u32>(e, C_PROTO) & 0xff0100ff) ^ (proto | (af << 24));
-      m |= load<u32>(e, C_CPORT) ^ (cport | (vport << 16));
-      m |= <u32>load<u16>(e, C_BRIDGE) ^ bridge;
-      if (af == 4) m |= (load<u32>(e, C_CADDR) ^ load<u32>(caddr)) | (load<u32>(e, C_VADDR) ^ load<u32>(vaddr));
-      else if (!addrEq(6, e + C_CADDR, caddr) || !addrEq(6, e + C_VADDR, vaddr)) m = 1;
-      if (m == 0) return e;
+      if (connInMatch(e, bridge, af, proto, caddr, cport, vaddr, vport)) return e;
       link = e + C_NEXT;
     }
     idx = load<u32>(link);
@@ -628,11 +648,13 @@ function persistTemplate(svc: u32, s: usize, bridge: u32, af: u32, proto: u32, c
     store<u16>(t, <u16>svc, C_SVC);
     store<u32>(t, 0, C_CTL);
     store<u16>(t, <u16>bridge, C_BRIDGE);
-    memory.copy(t + C_CADDR, snet, 16);
-    memory.copy(t + C_VADDR, vaddr, af == 4 ? 4 : 16);
+    copy16(t + C_CADDR, snet);
     if (af == 4) {
+      store<u32>(t, load<u32>(vaddr), C_VADDR);
       store<u32>(t, 0, C_VADDR + 4);
       store<u64>(t, 0, C_VADDR + 8);
+    } else {
+      copy16(t + C_VADDR, vaddr);
     }
     if (<u32>load<u8>(s, S_PROTO) == 0) {
       store<u32>(t, load<u32>(s, S_FWMARK), C_VADDR);
@@ -701,7 +723,7 @@ function persistTemplate(svc: u32, s: usize, bridge: u32, af: u32, proto: u32, c
 function addr6Replace(a: usize, naddr: usize): u32 {
   let sum: u32 = 0;
   for (let i: usize = 0; i < 16; i += 4) sum = sumReplace32(sum, load<u32>(a + i), load<u32>(naddr + i));
-  memory.copy(a, naddr, 16);
+  copy16(a, naddr);
   return sum;
 }
 
@@ -764,18 +786,36 @@ function forwardOut(e: usize, frame: usize, bridge: u32, af: u32, ip: usize, l4:
   const dport = <u32>load<u16>(l4, 2);
   let mark: u32 = 0;
   if (load<u32>(ipvsHdr, IH_MARK_COUNT) != 0) mark = markOf(bridge, af, proto, daddr, <u32>bswap<u16>(<u16>dport));
-  if (!isVip && mark == 0) return replyPath(frame, bridge, af, ip, saddr, daddr, proto, l4, ipLen, now);
+  if (!isVip && mark == 0) return replyPath(frame, bridge, af, ip, proto, l4, now);
   // client -> VIP: a known connection?
   const e = connIn(bridge, af, proto, saddr, sport, daddr, dport, now);
-  if (e == 0) return newConnection(frame, bridge, af, ip, saddr, daddr, proto, l4, ipLen, mark, now);
+  if (e == 0) return newConnection(frame, bridge, af, ip, proto, l4, mark, now);
   // its real server is gone and expire_nodest_conn is off: drop (as the kernel)
   if (!destAlive(e)) return drop(Ctr.IpvsNoDest);
   return forwardIn(e, frame, af, ip, l4, proto, proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0, ipLen, now);
 }
 
+/** Source / destination address and IP packet length of an IPv4 or IPv6 header at ip. */
+// @ts-ignore: decorator
+@inline function srcOf(af: u32, ip: usize): usize {
+  return ip + (af == 4 ? 12 : 8);
+}
+
+// @ts-ignore: decorator
+@inline function dstOf(af: u32, ip: usize): usize {
+  return ip + (af == 4 ? 16 : 24);
+}
+
+// @ts-ignore: decorator
+@inline function ipLenOf(af: u32, ip: usize): u32 {
+  return af == 4 ? <u32>bswap<u16>(load<u16>(ip, 2)) : <u32>bswap<u16>(load<u16>(ip, 4)) + 40;
+}
+
 /** Real server -> client: a NAT connection's reply goes back from the VIP. */
-function replyPath(frame: usize, bridge: u32, af: u32, ip: usize, saddr: usize, daddr: usize, proto: u32, l4: usize,
-  ipLen: u32, now: u32): i32 {
+function replyPath(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4: usize, now: u32): i32 {
+  const saddr = srcOf(af, ip);
+  const daddr = dstOf(af, ip);
+  const ipLen = ipLenOf(af, ip);
   if (addrFind(bridge, af, AddrKind.REAL, saddr) == 0) return IPVS_PASS;
   const e = connOut(bridge, af, proto, daddr, <u32>load<u16>(l4, 2), saddr, <u32>load<u16>(l4), now);
   if (e == 0) return IPVS_PASS;
@@ -783,8 +823,10 @@ function replyPath(frame: usize, bridge: u32, af: u32, ip: usize, saddr: usize, 
 }
 
 /** A packet for a VIP with no connection: find the service, schedule, record the connection, forward. */
-function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, saddr: usize, daddr: usize, proto: u32, l4: usize,
-  ipLen: u32, mark: u32, now: u32): i32 {
+function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4: usize, mark: u32, now: u32): i32 {
+  const saddr = srcOf(af, ip);
+  const daddr = dstOf(af, ip);
+  const ipLen = ipLenOf(af, ip);
   const sport = <u32>load<u16>(l4);
   const dport = <u32>load<u16>(l4, 2);
   const tcpFlags: u32 = proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0;
@@ -813,17 +855,14 @@ function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, saddr: usi
   if (rport == 0) rport = dport;
   let flags: u32 = ConnFlag.INACTIVE;
   if (load<u8>(r, R_FWD) != Forward.NAT) flags |= ConnFlag.NOOUTPUT;
-  store<u8>(e, <u8>proto, C_PROTO);
-  store<u8>(e, TcpState.NONE, C_STATE);
-  store<u8>(e, <u8>flags, C_FLAGS);
-  store<u8>(e, <u8>af, C_AF);
-  store<u16>(e, <u16>sport, C_CPORT);
-  store<u16>(e, <u16>dport, C_VPORT);
-  store<u16>(e, <u16>d, C_DEST);
-  store<u16>(e, load<u16>(r, R_GEN), C_DEST_GEN);
-  store<u16>(e, <u16>rport, C_DPORT);
-  store<u16>(e, <u16>svc, C_SVC);
-  store<u16>(e, <u16>bridge, C_BRIDGE);
+  // the fields in word-sized stores (what a C compiler's store merging would do):
+  // protocol, state NONE, flags, family | client port, virtual port |
+  // server, its generation | server port, service | bridge
+  store<u32>(e, proto | (flags << 16) | (af << 24), C_PROTO);
+  store<u32>(e, sport | (dport << 16), C_CPORT);
+  store<u32>(e, <u32>d | (<u32>load<u16>(r, R_GEN) << 16), C_DEST);
+  store<u32>(e, rport | (<u32>svc << 16), C_DPORT);
+  store<u32>(e, bridge, C_BRIDGE);
   if (t != 0) {
     store<u32>(e, <u32>((t - connEntry(0)) >> 6) + 1, C_CTL);
     store<u32>(t, load<u32>(t, C_CTL) + 1, C_CTL);
@@ -838,8 +877,8 @@ function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, saddr: usi
     store<u32>(e, 0, C_VADDR + 4);
     store<u64>(e, 0, C_VADDR + 8);
   } else {
-    memory.copy(e + C_CADDR, saddr, 16);
-    memory.copy(e + C_VADDR, daddr, 16);
+    copy16(e + C_CADDR, saddr);
+    copy16(e + C_VADDR, daddr);
   }
   store<u32>(e, now, C_EXPIRES);
   destBind(r, flags);
@@ -1026,12 +1065,68 @@ function arp(frame: usize, l3: u32, len: u32, bridge: u32): i32 {
 // ---- entry points ----------------------------------------------------------------------------
 
 /**
+ * The general path's decisions for an untagged IPv4 header of 20 bytes
+ * (checked by the caller) carrying TCP or UDP: -1 when the packet is not that
+ * (the general path takes it), else the result.
+ */
+// @ts-ignore: decorator
+@inline function ip4Common(frame: usize, len: u32, bridge: u32, now: u32): i32 {
+  const ip = frame + 14;
+  const proto = <u32>load<u8>(ip, 9);
+  const totLen = <u32>bswap<u16>(load<u16>(ip, 2));
+  if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || (load<u16>(ip, 6) & 0xff3f) != 0
+    || totLen < 20 + (proto == IPPROTO_TCP ? <u32>20 : <u32>8) || <u32>14 + totLen > len) return -1;
+  const l4 = ip + 20;
+  const sport = <u32>load<u16>(l4);
+  // the connection's bucket, read before the VIP test so that its likely
+  // cache miss overlaps that work (it is not used for other traffic)
+  const b = connHash4(proto, load<u32>(ip, 12), sport);
+  const head = load<u32>(bucketLink(b));
+  if (addrFind4(bridge, AddrKind.VIP, load<u32>(ip, 16)) == 0) {
+    if (load<u32>(ipvsHdr, IH_MARK_COUNT) != 0) return -1; // a mark may make it service traffic
+    return replyPath(frame, bridge, 4, ip, proto, l4, now);
+  }
+  // client -> VIP (as transport())
+  const dport = <u32>load<u16>(l4, 2);
+  let e: usize = 0;
+  if (head != 0) {
+    const h = connEntry(head - 1);
+    if (connInMatch(h, bridge, 4, proto, ip + 12, sport, ip + 16, dport) && <i32>(now - load<u32>(h, C_EXPIRES)) < 0 && destAlive(h)) e = h;
+  }
+  if (e == 0) e = connInWalk(b, bridge, 4, proto, ip + 12, sport, ip + 16, dport, now);
+  if (e == 0) {
+    let mark: u32 = 0;
+    if (load<u32>(ipvsHdr, IH_MARK_COUNT) != 0) mark = markOf(bridge, 4, proto, ip + 16, <u32>bswap<u16>(<u16>dport));
+    return newConnection(frame, bridge, 4, ip, proto, l4, mark, now);
+  }
+  if (!destAlive(e)) return drop(Ctr.IpvsNoDest);
+  return forwardIn(e, frame, 4, ip, l4, proto, proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0, totLen, now);
+}
+
+/**
  * Processes one Ethernet frame of len bytes at `frame` that arrived on
  * `bridge` at packet time `now` (seconds). Returns IPVS_PASS, IPVS_FWD,
  * IPVS_REPLY (replyLen holds the new length) or IPVS_DROP (dropReason, counted).
  */
 export function ipvsProcess(frame: usize, len: u32, bridge: u32, now: u32): i32 {
   connTick(now);
+  // The common case first, with few values alive: an untagged IPv4 TCP/UDP
+  // packet without options or fragmentation, whole in the frame. It takes
+  // the same decisions as the general path below, which handles the rest.
+  if (len >= 14 + 20 + 20 && load<u16>(frame, 12) == 0x0008 && load<u8>(frame, 14) == 0x45) {
+    const r = ip4Common(frame, len, bridge, now);
+    if (r >= 0) {
+      if (r == IPVS_DROP) count(dropReason);
+      return r;
+    }
+  }
+  const r = ipvsGeneral(frame, len, bridge, now);
+  if (r == IPVS_DROP) count(dropReason);
+  return r;
+}
+
+/** Everything but the common case: VLAN tags, IPv4 options, ICMP, IPv6, ARP, malformed headers. */
+function ipvsGeneral(frame: usize, len: u32, bridge: u32, now: u32): i32 {
   let l3: u32 = 14;
   let et = bswap<u16>(load<u16>(frame, 12));
   if (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ) {
@@ -1039,12 +1134,10 @@ export function ipvsProcess(frame: usize, len: u32, bridge: u32, now: u32): i32 
     l3 = 18;
     et = bswap<u16>(load<u16>(frame, 16));
   }
-  let r: i32 = IPVS_PASS;
-  if (et == ETHERTYPE_IPV4) r = ip4(frame, l3, len, bridge, now);
-  else if (et == ETHERTYPE_IPV6) r = ip6(frame, l3, len, bridge, now);
-  else if (et == ETHERTYPE_ARP) r = arp(frame, l3, len, bridge);
-  if (r == IPVS_DROP) count(dropReason);
-  return r;
+  if (et == ETHERTYPE_IPV4) return ip4(frame, l3, len, bridge, now);
+  if (et == ETHERTYPE_IPV6) return ip6(frame, l3, len, bridge, now);
+  if (et == ETHERTYPE_ARP) return arp(frame, l3, len, bridge);
+  return IPVS_PASS;
 }
 
 // @ts-ignore: decorator

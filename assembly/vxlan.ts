@@ -11,6 +11,9 @@
 //          port from the inner flow hash, UDP checksum when wanted) -> underlay;
 //          broadcast / multicast / unknown unicast: one copy per VTEP of the
 //          flood list.
+// Around that core, for speed: the common decap frame (untagged IPv4 to this
+// VTEP) is recognised by three masked 16-byte SIMD compares (decapFast) and a
+// one-entry VNI cache; whatever it does not take, decap() decides and names.
 //
 // Tables (one region, laid out by vxlanInit; written between vectors through
 // the exported control functions below, never by the host directly):
@@ -32,15 +35,15 @@ import {
 import { Ctr } from './counters';
 import { dropFrame, emitDesc, releaseDesc } from './graph';
 import { bridgeInput } from './bridge';
-import { prepend, strip, framePtr } from './frame';
-import { count, countN, port, desc, slotAlloc, slotFree, slotPtr, slotSize } from './state';
+import { framePtr } from './frame';
+import { count, countN, port, desc, slotAlloc, slotPtr, slotSize } from './state';
 import { ethCheck, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ETH_HLEN } from './eth';
 import { csumPartial, csumFold } from './checksum';
 import {
   ipv4Check, ipv4HeaderOk, ipv4IsFragment, ipv4Proto, ipv4Dst, ipv4PseudoSum, ipv4TotLen, IPV4_HLEN, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_SCTP,
 } from './ipv4';
 import { ipv6Check, ipv6Walk, ipv6L4Proto, ipv6PseudoSum, ipv6PayloadLen, ip6Equal, IPV6_HLEN } from './ipv6';
-import { udpLen, udpDstPort, udpVerify, udpChecksumFromSum, UDP_HLEN } from './udp';
+import { udpLen, udpVerify, udpChecksumFromSum, UDP_HLEN } from './udp';
 import { arpKind, arpTargetIp, arpTargetUnanswerable, arpReplyInPlace, ArpKind, ARP_LEN } from './arp';
 
 /** Bytes of the VXLAN header. */
@@ -53,13 +56,20 @@ const VNET_DATA_VALID: u8 = 2;
 
 // ---- record layouts -------------------------------------------------------------
 
-// VTEP configuration, one per port (64 bytes).
-const V_FLAGS = 0; // u8 VtepFlag
+// VTEP configuration, one per port (256 bytes).
+const V_FLAGS = 0; // u8 VF_* bits
 const V_LISTEN = 2; // u16 UDP port VXLAN is received on, network order
 const V_VLAN = 4; // u16 outer VLAN id (0 = untagged)
 const V_XPORT = 6; // u16 cross-connect: the tunnel port frames arriving here go into
 const V_IP6 = 16; // u8[16]
-const V_SIZE: u32 = 64;
+/**
+ * The first 48 bytes of the common VXLAN frame to this VTEP, as 3 x (mask,
+ * value) pairs: untagged IPv4 without options to its MAC and address, not a
+ * fragment, UDP to its port, the I flag. Built by vxlanVtepSet from the port's
+ * MAC and address.
+ */
+const V_MATCH = 64; // 3 x (v128 mask, v128 value)
+const V_SIZE: u32 = 256;
 
 const VF_ENABLED: u8 = 1;
 const VF_HAS_IP6: u8 = 2;
@@ -67,12 +77,14 @@ const VF_HAS_IP6: u8 = 2;
 const VF_ZERO_CSUM6_RX: u8 = 4;
 /** Not an underlay: frames arriving here are encapsulated into the tunnel of port V_XPORT. */
 const VF_XCONNECT: u8 = 8;
+/** V_MATCH holds a match for the fast path (the VTEP has a MAC, an IPv4 address and no VLAN). */
+const VF_FAST: u8 = 16;
 
 // Tunnel (64 bytes).
 const TN_VNI = 0; // u32
 const TN_VXPORT = 4; // u16 the overlay bridge's tunnel port (kind VXLAN)
 const TN_UNDERLAY = 6; // u16 the VTEP port
-const TN_FLAGS = 8; // u16 TunFlag
+const TN_FLAGS = 8; // u16 TF_* bits
 const TN_BRIDGE = 10; // u16
 const TN_SPMIN = 12; // u16 source port range
 const TN_SPMAX = 14; // u16
@@ -96,7 +108,7 @@ const TF_HAS_BRIDGE: u16 = 256;
 
 // Remote VTEP of a tunnel (128 bytes).
 const R_TUNNEL = 0; // u16
-const R_FLAGS = 2; // u8 RemoteFlag
+const R_FLAGS = 2; // u8 RF_* bits
 const R_HDRLEN = 3; // u8 outer header bytes (50, 54, 70, 74)
 const R_REFS = 4; // u32 peer entries pointing here
 const R_IPID = 8; // u16 next IPv4 ID
@@ -117,14 +129,14 @@ const RF_ALLOWED: u8 = 4;
 /** Created by learning (an unknown sender). */
 const RF_LEARNED: u8 = 8;
 
-// Peer entry (16 bytes): key (tunnel + 1) << 48 | MAC.
+// Peer entry (16 bytes): key (tunnel + 1) << 48 | MAC (memory order, see macRaw).
 const PE_REMOTE = 8; // u16
-const PE_FLAGS = 10; // u8 PeerFlag
+const PE_FLAGS = 10; // u8 PF_* bits
 const PE_SEEN = 12; // u32 seconds (packet time)
 const PF_STATIC: u8 = 1;
 const PF_LEARNED: u8 = 2;
 
-// Neighbour entry (16 bytes): key (tunnel + 1) << 32 | IPv4, value u64 MAC.
+// Neighbour entry (16 bytes): key (tunnel + 1) << 32 | IPv4, value u64 MAC (memory order).
 // Map entry (16 bytes, VNI and bridge maps): key + 1, value u32 tunnel.
 
 // ---- state ----------------------------------------------------------------------
@@ -156,6 +168,7 @@ let neighUsed: u32 = 0;
 let gen: u32 = 1;
 // Decap cache: last VNI seen (as on the wire, and as a number) and its tunnel.
 let lastVniRaw: u32 = 0xffffffff;
+let lastVniPort: u32 = 0xffffffff;
 let lastVni: u32 = 0;
 let lastVniTunnel: i32 = -1;
 let lastVniGen: u32 = 0;
@@ -292,6 +305,7 @@ function t16Insert(tab: usize, mask: u32, key: u64): usize {
 
 /** Removes entry e, shifting later entries of its probe run back (no tombstones). */
 function t16Delete(tab: usize, mask: u32, e: usize): void {
+  if (e == 0) return;
   let i = <u32>((e - tab) >> 4);
   let j = i;
   for (;;) {
@@ -324,6 +338,13 @@ function t16Delete(tab: usize, mask: u32, e: usize): void {
 }
 
 /** Tunnel of a key in the VNI or bridge map, or -1. */
+// @ts-ignore: decorator
+@inline function vniKey(underlay: u32, vni: u32): u32 {
+  // A VNI is unique per VTEP (underlay port), not per data plane: several
+  // hosts of one scenario each have their own tunnel for VNI 4096.
+  return (underlay << 24) | (vni & 0xffffff);
+}
+
 // @ts-ignore: decorator
 @inline function mapFind(tab: usize, key: u32): i32 {
   const e = t16Find(tab, mapMask, <u64>key + 1);
@@ -537,7 +558,7 @@ function buildTemplate(r: u32): void {
 
 // ---- encap ---------------------------------------------------------------------------
 
-/** Copies n (16 <= n <= 80) template bytes from src to dst, 16 at a time (the last 16 may overlap). */
+/** Copies n (48 <= n <= 80: 50, 54, 70, 74) template bytes from src to dst, 16 at a time (the last 16 may overlap). */
 // @ts-ignore: decorator
 @inline function copyHeader(dst: usize, src: usize, n: u32): void {
   v128.store(dst, v128.load(src));
@@ -675,7 +696,9 @@ let encapUnderlay: u32 = 0;
   }
   const up = <u32>load<u16>(tn, TN_UNDERLAY);
   const upp = port(up);
-  if (load<u8>(upp, P_KIND) != PortKind.VTEP || (load<u16>(upp, P_FLAGS) & PortFlag.DOWN) != 0) {
+  const upKind = load<u8>(upp, P_KIND);
+  // The underlay is a VTEP port, or a macvlan/ipvlan parent that is also one (vtepClaims).
+  if ((upKind != PortKind.VTEP && upKind != PortKind.PARENT) || (load<u16>(upp, P_FLAGS) & PortFlag.DOWN) != 0) {
     return encapGone(x, Ctr.VxlanEncapNoUnderlay);
   }
   if (!mtuOk(f, len, tflags, port(out), upp)) return encapGone(x, Ctr.VxlanEncapMtuExceeded);
@@ -906,10 +929,11 @@ function decap(d: usize, f: usize, inPort: u32): usize {
   const vx = u + UDP_HLEN;
   if ((load<u8>(vx) & VXLAN_FLAG_I) == 0) return fail(d, Ctr.VxlanDecapBadFlags);
   const raw = load<u32>(vx, 4) & 0xffffff;
-  if (raw != lastVniRaw || lastVniGen != gen) {
+  if (raw != lastVniRaw || lastVniGen != gen || inPort != lastVniPort) {
     lastVniRaw = raw;
+    lastVniPort = inPort;
     lastVni = bswap<u32>(raw) >> 8;
-    lastVniTunnel = mapFind(vniTab, lastVni);
+    lastVniTunnel = mapFind(vniTab, vniKey(inPort, lastVni));
     lastVniGen = gen;
   }
   const t = lastVniTunnel;
@@ -950,23 +974,29 @@ function decap(d: usize, f: usize, inPort: u32): usize {
 // @ts-ignore: decorator
 @inline function decapFast(d: usize, f: usize, inPort: u32): usize {
   const len = load<u32>(d, D_LEN);
-  const p = port(inPort);
-  const ip = f + ETH_HLEN;
-  if ((load<u32>(f, 12) & 0xffffff) != 0x450008 || len < ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
-  const own = macRaw(p + P_MAC);
-  const mine = load<u32>(p, P_IP4);
   const vt = vtep(inPort);
-  if (macRaw(f) != own || own == 0 || load<u32>(ip, 16) != mine || mine == 0 || load<u16>(vt, V_VLAN) != 0) return 0;
-  // Not a fragment, UDP; total length within the frame; a good header checksum.
+  if ((load<u8>(vt, V_FLAGS) & VF_FAST) == 0 || len < ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
+  // Bytes 0..47 against the VTEP's (mask, value) pairs: three compares of 16 bytes.
+  const m = vt + V_MATCH;
+  const eq = v128.and(
+    v128.and(
+      i8x16.eq(v128.and(v128.load(f), v128.load(m)), v128.load(m, 48)),
+      i8x16.eq(v128.and(v128.load(f, 16), v128.load(m, 16)), v128.load(m, 64)),
+    ),
+    i8x16.eq(v128.and(v128.load(f, 32), v128.load(m, 32)), v128.load(m, 80)),
+  );
+  if (!i8x16.all_true(eq)) return 0;
+  // Total length within the frame, the UDP length agreeing, a good header checksum.
+  const ip = f + ETH_HLEN;
   const tot = <u32>bswap<u16>(load<u16>(ip, 2));
-  if ((load<u32>(ip, 6) & 0xff00ff3f) != 0x11000000 || tot > len - ETH_HLEN || !ipv4HeaderOk(ip, IPV4_HLEN)) return 0;
   const u = ip + IPV4_HLEN;
   const ulen = tot - IPV4_HLEN;
-  if (tot < IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN || <u32>bswap<u16>(load<u16>(u, 4)) != ulen) return 0;
-  if (load<u16>(u, 2) != load<u16>(vt, V_LISTEN) || (load<u8>(u, 8) & VXLAN_FLAG_I) == 0) return 0;
-  const raw = load<u32>(u, 12) & 0xffffff;
-  if (raw != lastVniRaw || lastVniGen != gen || lastVniTunnel < 0) return 0;
-  const tn = tunnel(<u32>lastVniTunnel);
+  if (tot > len - ETH_HLEN || tot < IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN
+    || <u32>bswap<u16>(load<u16>(u, 4)) != ulen || !ipv4HeaderOk(ip, IPV4_HLEN)) return 0;
+  // The cached VNI, of a tunnel on this port without allow-list or learning.
+  const t = lastVniTunnel;
+  if ((load<u32>(u, 12) & 0xffffff) != lastVniRaw || lastVniGen != gen || inPort != lastVniPort || t < 0) return 0;
+  const tn = tunnel(<u32>t);
   if (<u32>load<u16>(tn, TN_UNDERLAY) != inPort || (load<u16>(tn, TN_FLAGS) & (TF_ALLOW_LIST | TF_LEARN)) != 0) return 0;
   if (load<u16>(u, 6) != 0 && (load<u8>(d, D_VNET_FLAGS) & (VNET_NEEDS_CSUM | VNET_DATA_VALID)) == 0
     && !udpVerify(u, ulen, ipv4PseudoSum(ip, IPPROTO_UDP, ulen))) return 0;
@@ -976,15 +1006,23 @@ function decap(d: usize, f: usize, inPort: u32): usize {
   adjustOffload(d, inner);
   store<u32>(d, lastVni, D_VNI);
   store<u8>(d, load<u8>(d, D_FLAGS) | FrameFlag.DECAPPED, D_FLAGS);
-  decapTunnel = <u32>lastVniTunnel;
+  decapTunnel = <u32>t;
   return f + inner;
 }
+
+/** Whether decapFast is tried first (a switch for the tests that compare both paths). */
+let fastPath: bool = true;
 
 /** decapFast, else decap. */
 // @ts-ignore: decorator
 @inline function decapAny(d: usize, f: usize, inPort: u32): usize {
-  const g = decapFast(d, f, inPort);
+  const g = fastPath ? decapFast(d, f, inPort) : 0;
   return g != 0 ? g : decap(d, f, inPort);
+}
+
+/** Test hook: turns the decap fast path on or off (it is on by default). */
+export function vxlanSetFastPath(on: u32): void {
+  fastPath = on != 0;
 }
 
 /**
@@ -1129,10 +1167,39 @@ export function vxlanVtepSet(p: u32, listen: u32, vlan: u32, hasIp6: u32, zeroCs
     fl |= VF_XCONNECT;
     store<u16>(v, <u16>(xconnect - 1), V_XPORT);
   }
+  const pe = port(p);
+  if (!xconnect && vlan == 0 && macRaw(pe + P_MAC) != 0 && load<u32>(pe, P_IP4) != 0) {
+    fl |= VF_FAST;
+    buildMatch(v + V_MATCH, pe, listen);
+  }
   store<u8>(v, fl, V_FLAGS);
   store<u16>(v, bswap<u16>(<u16>listen), V_LISTEN);
   store<u16>(v, <u16>vlan, V_VLAN);
   gen++;
+}
+
+/** Writes the fast path's (mask, value) pairs for bytes 0..47 of a frame to VTEP port entry pe. */
+function buildMatch(m: usize, pe: usize, listen: u32): void {
+  memory.fill(m, 0, 96);
+  const mask = m;
+  const val = m + 48;
+  // Bytes 0..15 at m, 16..31 at m + 16, 32..47 at m + 32 (masks), values 48 further on.
+  memory.fill(mask, 0xff, 6); // destination MAC
+  memory.copy(val, pe + P_MAC, 6);
+  store<u16>(mask, 0xffff, 12); // EtherType IPv4, version 4 and IHL 5
+  store<u16>(val, ET_IPV4, 12);
+  store<u8>(mask, 0xff, 14);
+  store<u8>(val, 0x45, 14);
+  store<u8>(mask, 0x3f, 20); // MF and fragment offset zero (DF free)
+  store<u8>(mask, 0xff, 21);
+  store<u8>(mask, 0xff, 23); // protocol UDP
+  store<u8>(val, IPPROTO_UDP, 23);
+  memory.fill(mask + 30, 0xff, 4); // destination address
+  memory.copy(val + 30, pe + P_IP4, 4);
+  store<u16>(mask, 0xffff, 36); // UDP destination port
+  store<u16>(val, bswap<u16>(<u16>listen), 36);
+  store<u8>(mask, VXLAN_FLAG_I, 42); // the I flag
+  store<u8>(val, VXLAN_FLAG_I, 42);
 }
 
 /** Clears port p's VTEP configuration. */
@@ -1152,7 +1219,7 @@ export function vxlanTunnelSet(
   spMin: u32, spMax: u32, dstPort: u32, ttl: u32, tos: u32, ageing: u32,
 ): i32 {
   if (t >= nTunnels) return -3;
-  const ov = mapFind(vniTab, vni);
+  const ov = mapFind(vniTab, vniKey(underlay, vni));
   if (ov >= 0 && <u32>ov != t) return -1;
   if (hasBridge) {
     const ob = mapFind(brTab, bridge);
@@ -1161,7 +1228,7 @@ export function vxlanTunnelSet(
   const tn = tunnel(t);
   const was = load<u16>(tn, TN_FLAGS);
   if (was & TF_USED) {
-    t16Delete(vniTab, mapMask, t16Find(vniTab, mapMask, <u64>load<u32>(tn, TN_VNI) + 1));
+    t16Delete(vniTab, mapMask, t16Find(vniTab, mapMask, <u64>vniKey(<u32>load<u16>(tn, TN_UNDERLAY), load<u32>(tn, TN_VNI)) + 1));
     if (was & TF_HAS_BRIDGE) {
       t16Delete(brTab, mapMask, t16Find(brTab, mapMask, <u64>load<u16>(tn, TN_BRIDGE) + 1));
     }
@@ -1190,7 +1257,7 @@ export function vxlanTunnelSet(
   store<u32>(tn, ageing, TN_AGEING);
   store<u16>(tn, (was & TF_USED) ? nflood : 0, TN_NFLOOD);
   store<u16>(tn, <u16>xconnect, TN_XCONNECT);
-  store<u32>(t16Insert(vniTab, mapMask, <u64>vni + 1), t, 8);
+  store<u32>(t16Insert(vniTab, mapMask, <u64>vniKey(underlay, vni) + 1), t, 8);
   if (hasBridge) store<u32>(t16Insert(brTab, mapMask, <u64>bridge + 1), t, 8);
   vxlanRebuild(t);
   gen++;
@@ -1212,7 +1279,7 @@ export function vxlanTunnelClear(t: u32): void {
   const tn = tunnel(t);
   const fl = load<u16>(tn, TN_FLAGS);
   if ((fl & TF_USED) == 0) return;
-  t16Delete(vniTab, mapMask, t16Find(vniTab, mapMask, <u64>load<u32>(tn, TN_VNI) + 1));
+  t16Delete(vniTab, mapMask, t16Find(vniTab, mapMask, <u64>vniKey(<u32>load<u16>(tn, TN_UNDERLAY), load<u32>(tn, TN_VNI)) + 1));
   if (fl & TF_HAS_BRIDGE) t16Delete(brTab, mapMask, t16Find(brTab, mapMask, <u64>load<u16>(tn, TN_BRIDGE) + 1));
   // Peers and neighbours of t (a deletion shifts a later entry into i: look again).
   for (let i: u32 = 0; i <= peerMask; ) {
@@ -1447,4 +1514,42 @@ export function vxlanBenchDecap(n: u32, iters: u32, inPort: u32): u32 {
     }
   }
   return acc;
+}
+
+/**
+ * Whether a frame arriving on port inPort, which is something else besides a
+ * VTEP (a macvlan/ipvlan parent: eth0 carrying both VXLAN and eth0.10), is
+ * VXLAN for this VTEP: IPv4 or IPv6 (behind the VTEP's VLAN tag, if any) UDP
+ * to the VTEP's address and listening port. Such frames go to vtepInput.
+ */
+export function vtepClaims(frame: usize, len: u32, inPort: u32): bool {
+  if (nTunnels == 0) return false;
+  const v = vtep(inPort);
+  const fl = load<u8>(v, V_FLAGS);
+  if ((fl & VF_ENABLED) == 0 || (fl & VF_XCONNECT) != 0) return false;
+  // EtherTypes compared as read from the wire (ET_* are in network order).
+  let l3: u32 = ETH_HLEN;
+  let et = load<u16>(frame, 12);
+  const vlan = <u32>load<u16>(v, V_VLAN);
+  if (vlan != 0) {
+    if (bswap<u16>(et) != 0x8100 || len < 18 || (<u32>bswap<u16>(load<u16>(frame, 14)) & 0xfff) != vlan) return false;
+    et = load<u16>(frame, 16);
+    l3 = 18;
+  }
+  if (et == ET_IPV4) {
+    if (len < l3 + 20 + UDP_HLEN) return false;
+    const ip = frame + l3;
+    const hl = (<u32>load<u8>(ip) & 0xf) << 2;
+    if (hl < 20 || len < l3 + hl + UDP_HLEN || load<u8>(ip, 9) != IPPROTO_UDP) return false;
+    if (load<u32>(ip, 16) != load<u32>(port(inPort), P_IP4)) return false;
+    return load<u16>(ip + hl, 2) == load<u16>(v, V_LISTEN);
+  }
+  if (et == ET_IPV6 && (fl & VF_HAS_IP6) != 0) {
+    if (len < l3 + IPV6_HLEN + UDP_HLEN) return false;
+    const ip = frame + l3;
+    if (load<u8>(ip, 6) != IPPROTO_UDP) return false;
+    if (load<u64>(ip, 24) != load<u64>(v, V_IP6) || load<u64>(ip, 32) != load<u64>(v, V_IP6 + 8)) return false;
+    return load<u16>(ip + IPV6_HLEN, 2) == load<u16>(v, V_LISTEN);
+  }
+  return false;
 }

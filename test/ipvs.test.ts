@@ -579,6 +579,34 @@ More('malformed or unsupported traffic to a VIP: counted drops, never a trap', (
   assert.ok(dp.counter('ipvs-bad-header') >= 1n);
 });
 
+More('switching schedulers rebuilds and swaps the table; deleting a service takes its VIP away', () => {
+  const { proc, ipvs, dp } = setup({}, { scheduler: 'mh' }, 3);
+  assert.is(ipvs.lookupTable(svc80).length, 4093);
+  const a = serverOf(proc(client(60000)).out);
+  ipvs.editService(svc80, { scheduler: 'maglev', maglev: { ringSize: 251 } });
+  assert.is(ipvs.lookupTable(svc80).length, 251);
+  assert.is(serverOf(proc(client(60000, TCP.ACK)).out), a, 'the connection outlives the table swap');
+  ipvs.editService(svc80, { scheduler: 'rr' });
+  assert.throws(() => ipvs.lookupTable(svc80), /no lookup table/);
+  assert.ok(RS.includes(parse(proc(client(60001)).out).dst));
+  ipvs.deleteService(svc80);
+  assert.is(proc(arpRequest('02:42:0a:00:00:02', '10.0.0.2', VIP)).r, 0, 'no ARP answer for a VIP without services');
+  assert.is(proc(client(60000, TCP.ACK)).r, 0, 'no longer a VIP: passes untouched');
+  assert.is(ipvs.list().length, 0);
+  ipvs.sweep(1001);
+  assert.is(ipvs.connectionStats().live, 0, 'its connections were reclaimed at once (their servers are gone)');
+  assert.is(dp.counter('conntrack-expired-nodest'), 2n);
+});
+
+More('expire_quiescent_template: a persistent client leaves a quiesced server only when asked', () => {
+  const { proc, ipvs } = setup({}, { scheduler: 'rr', persistent: 300 }, 2);
+  const s = serverOf(proc(client(61000), 10).out);
+  ipvs.editServer(svc80, { address: RS[s]!, port: 8080, weight: 0 });
+  assert.is(serverOf(proc(client(61001), 11).out), s, 'kernel default: the template still sends the client there');
+  ipvs.setSysctl({ expireQuiescentTemplate: true });
+  assert.is.not(serverOf(proc(client(61002), 12).out), s, 'with the sysctl: a new template to an available server');
+});
+
 More('configuration errors are clear', () => {
   const dp = new Dataplane({ slots: 16, connCapacity: 64 });
   const ipvs = new Ipvs(dp);

@@ -215,6 +215,28 @@ Encap('broadcast, multicast and unknown unicast go to every VTEP of the flood li
   assert.is(dp.freeSlots, 512);
 });
 
+Encap('a tunnel port without a tunnel, a missing or down underlay, no headroom: counted drops', () => {
+  const { dp, vx, t } = rig();
+  vx.peerAdd(t, { mac: C3, vtep: '192.168.1.3' });
+  // The underlay port is down.
+  dp.setPort(0, { kind: PortKind.VTEP, mac: VTEP_MAC, ip4: VTEP_IP, flags: PortFlag.DOWN });
+  assert.is(one(dp, innerUdp(), 2).reason, 'vxlan-encap-no-underlay');
+  vx.setVtep(0, { ip: VTEP_IP, ip6: VTEP_IP6, mac: VTEP_MAC });
+  assert.is(one(dp, innerUdp(), 2).reason, '');
+  // A frame with less headroom than the outer headers need (a host that filled the slot itself).
+  const f = innerUdp();
+  const slot = dp.allocSlot();
+  dp.bytes.set(f, dp.slotAddr(slot) + 20);
+  dp.describe(0, slot, 20, f.length, 2, 0, 0);
+  dp.run(1);
+  assert.is(dp.dropReason(0), 'vxlan-encap-no-headroom');
+  // A tunnel port that names no tunnel.
+  dp.setPort(1, { kind: PortKind.VXLAN, aux: 9 });
+  assert.is(one(dp, innerUdp(), 2).reason, 'vxlan-encap-no-tunnel');
+  dp.releaseTx();
+  assert.is(dp.freeSlots, 512, 'no slot is lost on any of these paths');
+});
+
 Encap('nothing to send to: an empty flood list is a counted drop', () => {
   const { dp } = rig();
   const r = one(dp, innerUdp(), 2);
@@ -415,6 +437,16 @@ Decap('IPv6 underlay: verified checksum, extension headers, zero checksum refuse
   const frag = withExt.slice();
   frag[20] = 44;
   assert.is(one(dp, frag, 0).reason, 'ipv6-fragment');
+  const v4 = outer(o6, inner).slice();
+  v4[14] = 0x40;
+  assert.is(one(dp, v4, 0).reason, 'ipv6-bad-version');
+  const long = outer(o6, inner).slice();
+  long[19]! += 1;
+  assert.is(one(dp, long, 0).reason, 'ipv6-bad-length');
+  const cutExt = withExt.slice(0, 14 + 40 + 8);
+  cutExt[18] = 0;
+  cutExt[19] = 16;
+  assert.is(one(dp, cutExt, 0).reason, 'ipv6-bad-length', 'an extension header cut short');
   const zero = rig({ family: 6 }, { udp6ZeroCsumRx: true });
   assert.is(one(zero.dp, outer({ ...o6, zeroCsum: true }, inner), 0).reason, '');
 });
@@ -448,14 +480,14 @@ Decap('every malformed or foreign frame is a counted drop with its own name', ()
     ['vxlan-decap-bad-length', outer({}, inner.subarray(0, 13))],
     ['ipv4-bad-version', mut((b) => { b[14] = 0x65; fixIpCsum(b); })],
     ['ipv4-bad-ihl', mut((b) => { b[14] = 0x44; })],
-    ['ipv4-bad-length', mut((b) => { b[17] += 1; fixIpCsum(b); })],
+    ['ipv4-bad-length', mut((b) => { b[17]! += 1; fixIpCsum(b); })],
     ['ipv4-bad-length', good().subarray(0, 30)],
-    ['ipv4-bad-checksum', mut((b) => { b[25] ^= 0xff; })],
+    ['ipv4-bad-checksum', mut((b) => { b[25]! ^= 0xff; })],
     ['ipv4-fragment', mut((b) => { b[20] = 0x20; fixIpCsum(b); })],
     ['ipv4-fragment', mut((b) => { b[21] = 0x10; fixIpCsum(b); })],
-    ['udp-bad-length', mut((b) => { b[39] -= 1; })],
+    ['udp-bad-length', mut((b) => { b[39]! -= 1; })],
     ['udp-bad-length', mut((b) => { b[16] = 0; b[17] = 27; fixIpCsum(b); }, good().subarray(0, 41))],
-    ['udp-bad-checksum', mut((b) => { b[b.length - 1] ^= 0x55; })],
+    ['udp-bad-checksum', mut((b) => { b[b.length - 1]! ^= 0x55; })],
   ];
   for (const [reason, f] of cases) {
     const r = one(dp, f, 0);
@@ -565,6 +597,69 @@ Decap('a decapsulated inner frame meets the Ethernet checks (a lying 802.3 lengt
 });
 
 Decap.run();
+
+// ---------------------------------------------------------------------------- fuzz
+
+const Fuzz = suite('vxlan decap under corruption');
+
+/** xorshift32: deterministic. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>>= 0);
+  };
+}
+
+Fuzz('corrupted frames never trap; the fast path and the general path agree on every one', () => {
+  const fast = rig({ family: 4 });
+  const slow = rig({ family: 4 });
+  (slow.dp.exports as unknown as { vxlanSetFastPath(on: number): void }).vxlanSetFastPath(0);
+  const next = rng(2024);
+  const inner = innerUdp(90);
+  const bases = [
+    outer({}, inner), outer({ csum: true }, inner), outer({ ipOptions: [1, 1, 1, 0] }, inner),
+    outer({ vlan: 3, csum: true }, inner), outer({ src: 'fd00:1::2', dst: VTEP_IP6 }, inner),
+  ];
+  let tx = 0;
+  for (let k = 0; k < 4000; k++) {
+    const base = bases[k % bases.length]!;
+    let f = base.slice();
+    const n = 1 + (next() % 3);
+    for (let j = 0; j < n; j++) {
+      // Mostly the first 80 bytes (the headers), sometimes anywhere.
+      const at = next() % 4 ? next() % Math.min(80, f.length) : next() % f.length;
+      f[at] = next() & 0xff;
+    }
+    if (next() % 8 === 0) f = f.subarray(0, next() % f.length);
+    if (f.length < 14) continue;
+    const a = one(fast.dp, f, 0);
+    const b = one(slow.dp, f, 0);
+    assert.is(a.verdict, b.verdict, `case ${k}: ${F.hex(f.subarray(0, 64))}`);
+    assert.is(a.reason, b.reason, `case ${k}`);
+    assert.is(a.out.length, b.out.length);
+    if (a.verdict === Verdict.TX) {
+      tx++;
+      assert.is(a.out[0]!.port, 2);
+      assert.is(F.frameDiff(a.out[0]!.data, b.out[0]!.data), '', `case ${k}`);
+      // The output is the tail of the frame after the outer headers.
+      const o = a.out[0]!.data;
+      assert.ok(o.length <= f.length - 50);
+      const at = F.hex(f).indexOf(F.hex(o));
+      assert.ok(at >= 100 && at % 2 === 0, `case ${k}: the inner frame is a slice of the outer one`);
+    } else assert.match(a.reason, /^(vxlan|ipv4|ipv6|udp|eth)-/);
+  }
+  assert.ok(tx > 300, `${tx} corrupted frames were still valid VXLAN (reserved bits, source fields ...)`);
+  // Nothing was lost: every frame is counted once, decapsulated or dropped.
+  const c = fast.dp.counters(true);
+  const drops = Object.entries(c).filter(([n]) => /^(vxlan-decap-|ipv4-|ipv6-|udp-|eth-)/.test(n)).reduce((s, [, v]) => s + v, 0n);
+  assert.is(c['vxlan-decap']! + drops, c['graph-rx']!);
+});
+
+Fuzz.run();
 
 // ---------------------------------------------------------------------------- control
 

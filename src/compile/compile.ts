@@ -106,6 +106,21 @@ export function compileTopology(topo: Topology, options: DataplaneOptions = {}):
     return b;
   };
 
+  // VTEPs first: a VTEP that is also a macvlan/ipvlan parent is then made a
+  // PARENT port below, keeping its VTEP table entry (see the fix-up after).
+  for (const net of topo.networks) {
+    if (net.driver !== 'overlay') continue;
+    for (const inst of net.instances) {
+      const vt = inst.vtep;
+      if (!vt) throw new CompileError(`network ${net.name}: host ${inst.host} has no VTEP address for the overlay`);
+      const under = ports.get(vt.port)!;
+      if (!vteps.has(under)) {
+        vxlan.setVtep(under, { ip: vt.ip, mac: vt.mac, mtu: uplink.get(vt.port)!.mtu });
+        vteps.add(under);
+      }
+    }
+  }
+
   for (const net of topo.networks) {
     for (const inst of net.instances) {
       const eps = inst.endpoints.map((p) => endpoint.get(p)!);
@@ -159,14 +174,7 @@ export function compileTopology(topo: Topology, options: DataplaneOptions = {}):
         }
         case 'overlay': {
           const b = instanceBridge(net, inst);
-          const vt = inst.vtep;
-          if (!vt) throw new CompileError(`network ${net.name}: host ${inst.host} has no VTEP address for the overlay`);
-          const under = ports.get(vt.port)!;
-          const u = uplink.get(vt.port)!;
-          if (!vteps.has(under)) {
-            vxlan.setVtep(under, { ip: vt.ip, mac: vt.mac, mtu: u.mtu });
-            vteps.add(under);
-          }
+          const under = ports.get(inst.vtep!.port)!;
           const tport = internalPort();
           const t = vxlan.addTunnel({ vni: net.vni!, underlay: under, port: tport, bridge: b, arpProxy: true, mtu: inst.mtu });
           tunnels.set(`${inst.host}/${net.name}`, t);

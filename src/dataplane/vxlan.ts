@@ -99,7 +99,7 @@ export function vxlanTablePlan(opts: Readonly<DataplaneOptions>): TablePlan {
   const mapCap = pow2(tunnels * 2);
   const remCap = pow2(remotes * 2);
   // The same sum as vxlanInit (which checks it).
-  const bytes = 64 + L.DESC_SIZE + L.MAX_PORTS * 64 + tunnels * 64 + mapCap * 16 * 2 + remotes * 128 + remCap * 4
+  const bytes = 64 + L.DESC_SIZE + L.MAX_PORTS * 256 + tunnels * 64 + mapCap * 16 * 2 + remotes * 128 + remCap * 4
     + align64(tunnels * floodMax * 2) + peerCap * 16 + neighCap * 16;
   return {
     name: 'vxlan',
@@ -237,7 +237,12 @@ export class Vxlan {
 
   // ---- VTEPs ------------------------------------------------------------------
 
-  /** Makes port `id` a VTEP (writes its port entry as kind VTEP) and rebuilds its tunnels' templates. */
+  /**
+   * Makes port `id` a VTEP (writes its port entry as kind VTEP) and rebuilds
+   * its tunnels' templates. The VTEP's MAC and addresses are read from here
+   * into the encap templates and the decap fast path: change them through
+   * setVtep again, not by writing the port entry directly.
+   */
   setVtep(id: number, opts: VtepOptions): void {
     checkPort(id);
     if (!opts.ip && !opts.ip6) throw new Error(`VTEP ${id}: needs an ip or an ip6 address`);
@@ -540,7 +545,7 @@ export class Vxlan {
     }
     for (const [u, s] of this.tunnels) {
       if (u === t) continue;
-      if (s.opts.vni === vni) throw new Error(`VNI ${vni} is in use by tunnel ${u}`);
+      if (s.opts.vni === vni && s.opts.underlay === o.underlay) throw new Error(`VNI ${vni} is in use by tunnel ${u} on VTEP ${o.underlay}`);
       if (s.opts.port === o.port) throw new Error(`port ${o.port} is the tunnel port of tunnel ${u}`);
       if (o.bridge !== undefined && s.opts.bridge === o.bridge) throw new Error(`bridge ${o.bridge} already has tunnel ${u}`);
     }

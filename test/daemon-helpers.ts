@@ -1,0 +1,244 @@
+// Helpers of the netwasmd tests (test/daemon*.test.ts): the daemon as a child
+// process, traffic generators in python3 (no ping binary on the machine), and
+// "containers" as network namespaces on veth pairs. No uvu suites here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { control } from '../src/daemon/client.ts';
+import { NetnsSet, run } from './helpers/netns.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const PY: Record<string, string> = {
+  // ping.py DST COUNT: ICMP echo over a raw socket; prints the replies received.
+  'ping.py': `
+import socket, struct, sys, time, os
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b)//2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+dst, count = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+ident = os.getpid() & 0xffff; ok = 0
+for seq in range(count):
+    payload = b'netwasm-%d' % seq
+    h = struct.pack('!BBHHH', 8, 0, 0, ident, seq); h = struct.pack('!BBHHH', 8, 0, csum(h + payload), ident, seq)
+    s.sendto(h + payload, (dst, 0)); t = time.time()
+    while time.time() - t < 1.0:
+        s.settimeout(max(0.01, 1.0 - (time.time() - t)))
+        try: d, a = s.recvfrom(2048)
+        except socket.timeout: break
+        ihl = (d[0] & 15) * 4; ty, _, _, i, q = struct.unpack('!BBHHH', d[ihl:ihl+8])
+        if ty == 0 and i == ident and q == seq and a[0] == dst: ok += 1; break
+print(ok)
+`,
+  // server.py ADDR PORT: accepts one connection, prints "bytes sha256".
+  'server.py': `
+import socket, hashlib, sys
+s = socket.socket(socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+s.settimeout(30)
+print('listening', flush=True)
+c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(1 << 16)
+    if not d: break
+    h.update(d); n += len(d)
+print(n, h.hexdigest())
+`,
+  // client.py ADDR PORT MBYTES: sends random bytes, prints "bytes sha256".
+  'client.py': `
+import socket, hashlib, os, sys
+data = os.urandom(int(float(sys.argv[3]) * (1 << 20)))
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20); s.sendall(data); s.close()
+print(len(data), hashlib.sha256(data).hexdigest())
+`,
+  // ident.py ADDR PORT NAME SECONDS: answers every connection with "NAME CLIENT-ADDR:PORT\\n", then closes it.
+  'ident.py': `
+import socket, sys, time
+s = socket.socket(socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+end = time.time() + float(sys.argv[4])
+print('listening', flush=True)
+while time.time() < end:
+    s.settimeout(max(0.05, end - time.time()))
+    try: c, a = s.accept()
+    except socket.timeout: break
+    c.sendall(('%s %s:%d\\n' % (sys.argv[3], a[0], a[1])).encode()); c.close()
+`,
+  // connect.py ADDR PORT N: N connections; prints each answer line (or "ERR reason").
+  'connect.py': `
+import socket, sys
+for i in range(int(sys.argv[3])):
+    try:
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+        peer = s.getpeername(); buf = b''
+        while not buf.endswith(b'\\n'):
+            d = s.recv(256)
+            if not d: break
+            buf += d
+        s.close(); print(buf.decode().strip(), 'from %s:%d' % peer, flush=True)
+    except Exception as e:
+        print('ERR', e, flush=True)
+`,
+};
+
+let pyDir = '';
+/** Path of one of the python helpers (written once per process). */
+export function py(name: string): string {
+  if (!pyDir) {
+    pyDir = mkdtempSync(join(tmpdir(), 'netwasmd-py-'));
+    for (const [f, src] of Object.entries(PY)) writeFileSync(join(pyDir, f), src);
+    process.on('exit', () => rmSync(pyDir, { recursive: true, force: true }));
+  }
+  return join(pyDir, name);
+}
+
+/** A child process (in namespace `ns` if given) that does not block the event loop. */
+export function spawnIn(ns: string | undefined, argv: string[], timeoutMs = 30000): { done: Promise<string>; started: Promise<void> } {
+  const cmd = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
+  const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let onStart: () => void = () => {};
+  const started = new Promise<void>((r) => (onStart = r));
+  p.stdout.on('data', (d: Buffer) => {
+    out += d;
+    if (out.includes('listening')) onStart();
+  });
+  p.stderr.on('data', (d: Buffer) => (err += d));
+  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<string>((res, rej) => {
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      onStart();
+      if (code === 0) res(out.replace('listening\n', '').trim());
+      else rej(new Error(`${cmd.join(' ')} exited ${code}: ${err.trim() || out.trim()}`));
+    });
+  });
+  return { done, started };
+}
+
+/** ICMP echo requests from `ns` to `dst`; the number of replies. */
+export async function ping(ns: string, dst: string, count = 3): Promise<number> {
+  return Number(await spawnIn(ns, ['python3', py('ping.py'), dst, String(count)]).done);
+}
+
+/** A TCP transfer of `mb` MiB from ns `from` to `addr` in ns `to`; both ends' "bytes sha256". */
+export async function transfer(from: string, to: string, addr: string, mb: number, port = 5201): Promise<{ sent: string; got: string }> {
+  const srv = spawnIn(to, ['python3', py('server.py'), addr, String(port)]);
+  await srv.started;
+  const sent = await spawnIn(from, ['python3', py('client.py'), addr, String(port), String(mb)]).done;
+  const got = await srv.done;
+  return { sent, got };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A veth end for netwasm in namespace `ns` (or here): up, no IPv6, no address, no master. */
+export function bareEnd(name: string, ns?: string): void {
+  const sysctl = ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`];
+  if (ns) run('ip', ['netns', 'exec', ns, 'sysctl', ...sysctl]);
+  else run('sysctl', sysctl);
+  run('ip', [...(ns ? ['-n', ns] : []), 'link', 'set', name, 'up']);
+}
+
+/**
+ * Container namespace `ns` with eth0 at `cidr`, whose veth peer `end` stays in
+ * namespace `hostNs` (or here) for netwasmd.
+ */
+export function container(set: NetnsSet, ns: string, end: string, cidr: string, opts: { mac?: string; hostNs?: string; gw?: string } = {}): void {
+  set.addVethPair({ name: end, ...(opts.hostNs ? { ns: opts.hostNs } : {}) }, { ns, name: 'eth0', ...(opts.mac ? { mac: opts.mac } : {}) });
+  set.exec(ns, `sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1; ip addr add ${cidr} dev eth0 && ip link set eth0 up${opts.gw ? ` && ip route add default via ${opts.gw}` : ''}`);
+  bareEnd(end, opts.hostNs);
+}
+
+/** A running netwasmd child process. */
+export class Daemon {
+  readonly proc: ChildProcess;
+  readonly socket: string;
+  private out = '';
+  readonly exited: Promise<number | null>;
+  exitCode: number | null | undefined = undefined;
+
+  private constructor(proc: ChildProcess, socket: string) {
+    this.proc = proc;
+    this.socket = socket;
+    proc.stdout!.on('data', (d: Buffer) => (this.out += d));
+    proc.stderr!.on('data', (d: Buffer) => (this.out += d));
+    this.exited = new Promise((res) => proc.on('exit', (code, sig) => {
+      this.exitCode = code ?? (sig ? -1 : null);
+      res(this.exitCode);
+    }));
+  }
+
+  /**
+   * Starts `netwasmd ARGS... --socket SOCKET` from the sources (node + tsx),
+   * in namespace `ns` if given. With `ready` (default), waits for the ready
+   * line and throws with the log if the daemon exits first.
+   */
+  static async start(args: string[], o: { socket: string; ns?: string; ready?: boolean } ): Promise<Daemon> {
+    const argv = ['node', '--import', 'tsx', join(ROOT, 'src/daemon/main.ts'), ...args, '--socket', o.socket];
+    const cmd = o.ns ? ['ip', 'netns', 'exec', o.ns, ...argv] : argv;
+    const env = { ...process.env };
+    delete env['NETWASM_SOCKET'];
+    const d = new Daemon(spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env }), o.socket);
+    if (o.ready === false) return d;
+    const end = Date.now() + 20000;
+    while (!d.out.includes('netwasmd: ready')) {
+      if (d.exitCode !== undefined) throw new Error(`netwasmd exited ${d.exitCode}:\n${d.out}`);
+      if (Date.now() > end) {
+        d.kill();
+        throw new Error(`netwasmd did not get ready in 20 s:\n${d.out}`);
+      }
+      await sleep(25);
+    }
+    return d;
+  }
+
+  /** Everything it printed so far. */
+  get log(): string {
+    return this.out;
+  }
+
+  async waitLog(re: RegExp, ms = 8000): Promise<void> {
+    await until(`netwasmd to log ${re}\n--- log:\n${this.out}`, () => re.test(this.out), ms);
+  }
+
+  /** One control request. */
+  ctl(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
+    return control(cmd, args, { socket: this.socket, timeoutMs: 10000 });
+  }
+
+  /** Sends SIGTERM (to the daemon itself: `ip netns exec` execs it, so the pid is the daemon's) and waits for its exit code. */
+  async stop(ms = 10000): Promise<number | null> {
+    if (this.exitCode !== undefined) return this.exitCode;
+    this.proc.kill('SIGTERM');
+    const t = setTimeout(() => this.kill(), ms);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  /** SIGKILL, if still running (cleanup in finally blocks). */
+  kill(): void {
+    if (this.exitCode === undefined) this.proc.kill('SIGKILL');
+  }
+}
+
+/** A fresh directory for sockets and scenario files; removed on process exit. */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
