@@ -2,7 +2,8 @@
 // Bridge ports apply their 802.1Q rule (access: untagged; trunk: tagged with
 // the frame's VLAN unless it is the native one) and their MTU; VXLAN tunnel
 // ports encapsulate (vxlan.ts); every other kind emits the frame as it is.
-import { D_LEN, D_DROP, D_GSO_TYPE, D_GSO_SIZE, D_HDR_LEN, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
+import { offloadEach } from './offload';
+import { D_LEN, D_DROP, D_VNET_FLAGS, D_GSO_TYPE, D_GSO_SIZE, D_HDR_LEN, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
 import { Ctr } from './counters';
 import { emitDesc, releaseDesc } from './graph';
 import { port, count } from './state';
@@ -15,7 +16,10 @@ export function portEgress(x: usize, out: u32): void {
   const q = port(out);
   switch (<i32>load<u8>(q, P_KIND)) {
     case PortKind.VXLAN:
-      vxlanEgress(x, out);
+      // Encapsulate finished frames only: a partial checksum is completed and a
+      // super-frame cut into segments first, as the kernel does before a tunnel.
+      if ((load<u8>(x, D_VNET_FLAGS) | load<u8>(x, D_GSO_TYPE)) != 0) offloadEach(x, out, vxlanEgress);
+      else vxlanEgress(x, out);
       return;
     case PortKind.BRIDGE:
       bridgePortEgress(x, q, out);

@@ -21,10 +21,12 @@
 // no frame for it and frees its slot with the others).
 import {
   T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC, T_VNET_FLAGS, T_GSO_TYPE, T_GSO_SIZE, T_CSUM_START, T_CSUM_OFFSET,
-  TX_SIZE, MAX_TX, MAX_PORTS, HEADROOM, FREE_TOP,
+  TX_SIZE, MAX_TX, MAX_PORTS, MAX_VECTOR, HEADROOM, FREE_TOP, DESC_SIZE,
+  D_SLOT, D_OFF, D_LEN, D_VNET_FLAGS, D_GSO_TYPE, D_GSO_SIZE, D_CSUM_START, D_CSUM_OFFSET,
 } from './layout';
 import { Ctr } from './counters';
-import { count, countN, slotPtr, slotAlloc, txEntry, freeBase, slotCount, slotSize } from './state';
+import { count, countN, slotPtr, slotAlloc, txEntry, freeBase, slotCount, slotSize, desc } from './state';
+import { releaseDesc } from './graph';
 import { csumPartial, csumFold, csum } from './checksum';
 
 /** virtio_net_hdr flags. */
@@ -331,4 +333,91 @@ function segment(t: usize, dst: u32, k: u32): void {
   clearMeta(e);
   count(Ctr.OffloadGso);
   countN(Ctr.OffloadSegments, k);
+}
+
+// ---- before an encapsulation ----------------------------------------------------------------
+
+/**
+ * Calls fn(y, out) for every frame descriptor x's frame becomes once its
+ * offloads are finished: x itself when it carries none; x with its partial
+ * checksum completed; or, for a super-frame, its segments in order (each but
+ * the last a copy in a fresh slot, described by the segment scratch
+ * descriptor; the last is x, cut down in place). For tunnels: VXLAN must
+ * encapsulate finished frames, as the kernel segments before it encapsulates.
+ */
+export function offloadEach(x: usize, out: u32, fn: (x: usize, out: u32) => void): void {
+  const vflags = load<u8>(x, D_VNET_FLAGS);
+  const g = <u32>load<u8>(x, D_GSO_TYPE) & 0x7f;
+  if (vflags == 0 && g == 0) return fn(x, out);
+  const len = load<u32>(x, D_LEN);
+  const f = slotPtr(load<u32>(x, D_SLOT)) + load<u32>(x, D_OFF);
+  if (g == 0) {
+    if ((vflags & VNET_NEEDS_CSUM) != 0) {
+      if (!completeCsum(f, len, <u32>load<u16>(x, D_CSUM_START), <u32>load<u16>(x, D_CSUM_OFFSET))) {
+        count(Ctr.OffloadBadCsum);
+        return releaseDesc(x);
+      }
+      count(Ctr.OffloadCsum);
+    }
+    clearDescMeta(x);
+    return fn(x, out);
+  }
+  if (g != <u32>GSO_TCPV4 && g != <u32>GSO_TCPV6 && g != <u32>GSO_UDP_L4) {
+    count(Ctr.OffloadGsoUnsupported);
+    return releaseDesc(x);
+  }
+  const mss = <u32>load<u16>(x, D_GSO_SIZE);
+  if (mss == 0 || !parseHeaders(f, len, g) || hEnd + mss > slotSize - HEADROOM) {
+    count(Ctr.OffloadBadGso);
+    return releaseDesc(x);
+  }
+  const hdr = hEnd;
+  const payload = len - hdr;
+  const id0 = hV6 ? <u16>0 : bswap<u16>(load<u16>(f + hL3, 4));
+  const seq0 = hTcp ? bswap<u32>(load<u32>(f + hL4, 4)) : 0;
+  const flags0 = hTcp ? load<u8>(f + hL4, 13) : <u8>0;
+  const k: u32 = payload <= mss ? 1 : (payload + mss - 1) / mss;
+  count(Ctr.OffloadGso);
+  // Segments 0 .. k-2: copies of the original headers with their payload.
+  const y = segScratch();
+  for (let j: u32 = 0; j + 1 < k; j++) {
+    const s = slotAlloc();
+    if (s < 0) {
+      count(Ctr.OffloadNoSlot);
+      return releaseDesc(x);
+    }
+    const p = slotPtr(<u32>s) + HEADROOM;
+    memory.copy(p, f, hdr);
+    memory.copy(p + hdr, f + hdr + j * mss, mss);
+    // parseHeaders' results describe f's headers, which p's copy shares.
+    fixSegment(p, j, k, mss, mss, id0, seq0, flags0);
+    for (let o: usize = 0; o < <usize>DESC_SIZE; o += 16) v128.store(y + o, v128.load(x + o));
+    store<u32>(y, <u32>s, D_SLOT);
+    store<u32>(y, HEADROOM, D_OFF);
+    store<u32>(y, hdr + mss, D_LEN);
+    clearDescMeta(y);
+    countN(Ctr.OffloadSegments, 1);
+    fn(y, out);
+  }
+  // The last segment is x: its payload moves up behind the headers.
+  const chunk = payload - (k - 1) * mss;
+  if (k > 1) memory.copy(f + hdr, f + hdr + (k - 1) * mss, chunk);
+  fixSegment(f, k - 1, k, chunk, mss, id0, seq0, flags0);
+  store<u32>(x, hdr + chunk, D_LEN);
+  clearDescMeta(x);
+  countN(Ctr.OffloadSegments, 1);
+  fn(x, out);
+}
+
+/** The second scratch descriptor (after the input vector and cloneDesc's): segments. */
+// @ts-ignore: decorator
+@inline function segScratch(): usize {
+  return desc(<u32>MAX_VECTOR + 1);
+}
+
+// @ts-ignore: decorator
+@inline function clearDescMeta(d: usize): void {
+  // D_VNET_FLAGS..D_HDR_LEN: 10 contiguous bytes.
+  store<u64>(d + D_VNET_FLAGS, 0);
+  store<u16>(d + D_VNET_FLAGS, 0, 8);
 }

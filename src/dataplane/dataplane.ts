@@ -122,7 +122,7 @@ export class Dataplane {
       return r;
     };
     const counters = take('counters', L.MAX_COUNTERS * 8);
-    const desc = take('desc', (L.MAX_VECTOR + 1) * L.DESC_SIZE); // + one scratch descriptor for copies
+    const desc = take('desc', (L.MAX_VECTOR + 2) * L.DESC_SIZE); // + scratch descriptors for copies and segments
     const tx = take('tx', L.MAX_TX * L.TX_SIZE);
     const ports = take('ports', L.MAX_PORTS * L.PORT_SIZE);
     const free = take('free', L.FREE_ENTRIES + slots * 4);
