@@ -14,7 +14,7 @@ import { Ctr } from './counters';
 import { dropFrame, cloneDesc, runVector } from './graph';
 import { count, port, desc, freeBase } from './state';
 import { framePtr } from './frame';
-import { macAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './eth';
+import { macAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
 import {
   bridgeRec, bridgeCount, memberBase, fdbFind, fdbFresh, fdbLearn, fdbSweep, fdbMask,
   FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
@@ -69,7 +69,7 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   if (gatewayHook(d, frame, b, inPort)) return;
 
   const br = bridgeRec(b);
-  if ((load<u32>(br, BR_FLAGS) & BridgeFlag.SERVICES) != 0 && isIp(d, frame)) {
+  if ((load<u32>(br, BR_FLAGS) & BridgeFlag.SERVICES) != 0 && forServices(d, frame)) {
     if (!ipvsBridgeHook(d, frame, b)) return;
     frame = framePtr(d);
     dst = macAt(frame);
@@ -86,12 +86,16 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   forward(d, inPort, inFlags, b, vid, <u32>load<u8>(e, FDB_E_PORT));
 }
 
-/** IPv4 or IPv6, behind the bridge VLAN's tag if the frame carries it. */
+/**
+ * What the IPVS hook sees on a bridge with services: IPv4 and IPv6 (NAT, DR,
+ * replies) and ARP (the VIPs' responder), behind the bridge VLAN's tag if the
+ * frame carries it.
+ */
 // @ts-ignore: decorator
-@inline function isIp(d: usize, frame: usize): bool {
+@inline function forServices(d: usize, frame: usize): bool {
   let t = bswap<u16>(load<u16>(frame, 12));
   if (load<u8>(d, D_FLAGS) & <u8>FrameFlag.VLAN_TAGGED) t = bswap<u16>(load<u16>(frame, 16));
-  return t == ETHERTYPE_IPV4 || t == ETHERTYPE_IPV6;
+  return t == ETHERTYPE_IPV4 || t == ETHERTYPE_IPV6 || t == ETHERTYPE_ARP;
 }
 
 /** Known unicast to port `out`, as the kernel's br_forward/should_deliver. */

@@ -73,19 +73,20 @@ at('mv2/eth0', ether(mv1.mac, mv2.mac, ETH_ARP, arpReply(mv2.mac, mv2.ip, mv1.ma
 at('mv1/eth0', ping('mv1', mv1, mv2.mac, mv2.ip, 5));
 at('mv2/eth0', pong(mv2, mv1.mac, mv1.ip, 5, 'mv1'));
 
-// 6. The overlay and its service: task web.2 (host2) opens TCP connections to
-//    the service VIP; IPVS on host2 picks a task, possibly across VXLAN.
+// 6. The overlay and its service: the container `client` (host2) opens TCP
+//    connections to the service VIP; IPVS on host2 picks a task, possibly
+//    across VXLAN on host1.
 const svc = topo.services.find((s) => s.name === 'web')!;
 const vip = svc.vip;
-const client = ep('web.2/eth0');
-at('web.2/eth0', ether(BCAST, client.mac, ETH_ARP, arpRequest(client.mac, client.ip, vip)));
+const client = ep('client/eth0');
+at('client/eth0', ether(BCAST, client.mac, ETH_ARP, arpRequest(client.mac, client.ip, vip)));
 const http = new TextEncoder().encode('GET / HTTP/1.1\r\nHost: web\r\n\r\n');
 for (let c = 0; c < 3; c++) {
   const sport = 40000 + c;
   const isn = 1000 * (c + 1);
-  at('web.2/eth0', ether(vipMac(vip), client.mac, ETH_IPV4, ipv4(client.ip, vip, 6, tcp(client.ip, vip, sport, 80, isn, 0, TCP_SYN))));
-  at('web.2/eth0', ether(vipMac(vip), client.mac, ETH_IPV4, ipv4(client.ip, vip, 6, tcp(client.ip, vip, sport, 80, isn + 1, 1, TCP_ACK | TCP_PSH, http))), 2000);
-  at('web.2/eth0', ether(vipMac(vip), client.mac, ETH_IPV4, ipv4(client.ip, vip, 6, tcp(client.ip, vip, sport, 80, isn + 1 + http.length, 1, TCP_ACK | TCP_FIN))), 2000);
+  at('client/eth0', ether(vipMac(vip), client.mac, ETH_IPV4, ipv4(client.ip, vip, 6, tcp(client.ip, vip, sport, 80, isn, 0, TCP_SYN))));
+  at('client/eth0', ether(vipMac(vip), client.mac, ETH_IPV4, ipv4(client.ip, vip, 6, tcp(client.ip, vip, sport, 80, isn + 1, 1, TCP_ACK | TCP_PSH, http))), 2000);
+  at('client/eth0', ether(vipMac(vip), client.mac, ETH_IPV4, ipv4(client.ip, vip, 6, tcp(client.ip, vip, sport, 80, isn + 1 + http.length, 1, TCP_ACK | TCP_FIN))), 2000);
 }
 
 mkdirSync(outDir, { recursive: true });

@@ -77,16 +77,19 @@ Talk('an overlay between two hosts with a three-replica service', () => {
   const n = t.networks.find((x) => x.name === 'myoverlay')!;
   assert.equal([n.vni, n.mtu, n.scope], [4096, 1450, 'global']);
   const svc = t.services.find((s) => s.name === 'web')!;
-  assert.is(svc.vip, '10.0.9.2');
+  // The attachable overlay's container client takes .2 (containers first), then
+  // the service's VIP, then its tasks.
+  assert.is(ep('client/eth0').ip, '10.0.9.2');
+  assert.is(svc.vip, '10.0.9.3');
   assert.equal(svc.virtualServices[0]!.realServers.map((r) => `${r.endpoint}@${r.host}=${r.ip}`), [
-    'web.1/eth0@host1=10.0.9.3',
-    'web.2/eth0@host2=10.0.9.4',
-    'web.3/eth0@host1=10.0.9.5',
+    'web.1/eth0@host1=10.0.9.4',
+    'web.2/eth0@host2=10.0.9.5',
+    'web.3/eth0@host1=10.0.9.6',
   ]);
-  assert.is(ep('web.2/eth0').mac, '02:42:0a:00:09:04');
+  assert.is(ep('web.2/eth0').mac, '02:42:0a:00:09:05');
   const h2 = n.instances.find((i) => i.host === 'host2')!;
   assert.equal(h2.vtep, { ip: '192.0.2.2', mac: '02:00:00:00:02:01', port: 'host2/eth0' });
-  assert.equal(h2.peers.map((p) => `${p.ip}@${p.vtep}/${p.vtepMac}`), ['10.0.9.3@192.0.2.1/02:00:00:00:01:01', '10.0.9.5@192.0.2.1/02:00:00:00:01:01']);
+  assert.equal(h2.peers.map((p) => `${p.ip}@${p.vtep}/${p.vtepMac}`), ['10.0.9.4@192.0.2.1/02:00:00:00:01:01', '10.0.9.6@192.0.2.1/02:00:00:00:01:01']);
 });
 
 Talk('resolving the same file twice gives the same topology', () => {
