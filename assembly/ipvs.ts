@@ -26,7 +26,7 @@ import {
   C_PROTO, C_STATE, C_FLAGS, C_AF, C_CPORT, C_VPORT, C_DEST, C_DEST_GEN, C_DPORT, C_SVC, C_CTL, C_BRIDGE,
   C_CADDR, C_VADDR, ConnFlag, TcpState, IPVS_MAX_BRIDGES,
 } from './ipvs-layout';
-import { D_LEN, D_TS_SEC, D_IN_PORT, D_FLAGS, D_DROP, FrameFlag } from './layout';
+import { D_LEN, D_TS_SEC, D_IN_PORT, D_FLAGS, D_DROP, D_VNET_FLAGS, D_CSUM_START, D_CSUM_OFFSET, FrameFlag } from './layout';
 import { Ctr } from './counters';
 import { count } from './state';
 import { emitDesc } from './graph';
@@ -60,6 +60,8 @@ export const IPVS_DROP: i32 = 3; //  dropped, the reason in `dropReason`
 let dropReason: i32 = 0;
 /** Length of the frame after an in-place reply. */
 let replyLen: u32 = 0;
+/** Address of the frame's partial transport checksum (NEEDS_CSUM offload metadata), 0 = none. */
+let partialAt: usize = 0;
 
 // ---- where the tables are -------------------------------------------------------------
 
@@ -689,22 +691,26 @@ function persistTemplate(svc: u32, s: usize, bridge: u32, af: u32, proto: u32, c
 
 /**
  * Rewrites one address (at a, 4 or 16 bytes) and one port (at pp) to naddr /
- * nport, updating the IPv4 header checksum (ip != 0) and the transport
- * checksum at l4 + csumOff (its pseudo-header covers the address).
+ * nport, updating the IPv4 header checksum and the transport checksum (its
+ * pseudo-header covers the address). A partial checksum (a frame with
+ * NEEDS_CSUM offload metadata: the field holds the pseudo-header sum, the
+ * rest is summed later) moves with the address only, uncomplemented, as the
+ * kernel's tcp_partial_csum_update.
  */
 // @ts-ignore: decorator
 @inline function natRewrite(af: u32, ip: usize, a: usize, naddr: usize, pp: usize, nport: u32, proto: u32, l4: usize): void {
-  let sum: u32;
+  let addrSum: u32;
   if (af == 4) {
     const old = load<u32>(a);
     const nw = load<u32>(naddr);
     const hc = <u32>load<u16>(ip, 10);
     store<u16>(ip, ~csumFold(sumReplace32(~hc & 0xffff, old, nw)), 10);
-    sum = sumReplace32(0, old, nw);
+    addrSum = sumReplace32(0, old, nw);
     store<u32>(a, nw);
   } else {
-    sum = addr6Replace(a, naddr);
+    addrSum = addr6Replace(a, naddr);
   }
+  let sum = addrSum;
   const oldPort = <u32>load<u16>(pp);
   if (nport != oldPort) {
     sum = sumReplace16(sum, oldPort, nport);
@@ -712,11 +718,16 @@ function persistTemplate(svc: u32, s: usize, bridge: u32, af: u32, proto: u32, c
   }
   const off = l4CsumOff(proto);
   if (off == 0) return;
-  const c = <u32>load<u16>(l4 + off);
+  const field = l4 + off;
+  if (partialAt != 0) {
+    if (field == partialAt) store<u16>(field, csumFold(addrSum + <u32>load<u16>(field)));
+    return;
+  }
+  const c = <u32>load<u16>(field);
   if (proto == IPPROTO_UDP && c == 0 && af == 4) return; // no UDP checksum: keep none
   let nc = <u32>(~csumFold(sum + (~c & 0xffff)) & 0xffff);
   if (proto == IPPROTO_UDP && nc == 0) nc = 0xffff;
-  store<u16>(l4 + off, <u16>nc);
+  store<u16>(field, <u16>nc);
 }
 
 /** Replaces an IPv6 address; returns the checksum difference. */
@@ -1155,7 +1166,10 @@ function ipvsGeneral(frame: usize, len: u32, bridge: u32, now: u32): i32 {
  */
 export function ipvsBridgeHook(d: usize, frame: usize, bridge: u32): bool {
   if (!bridgeActive(bridge)) return true;
+  partialAt = (load<u8>(d, D_VNET_FLAGS) & 1) != 0
+    ? frame + <usize>load<u16>(d, D_CSUM_START) + <usize>load<u16>(d, D_CSUM_OFFSET) : 0;
   const r = ipvsProcess(frame, load<u32>(d, D_LEN), bridge, load<u32>(d, D_TS_SEC));
+  partialAt = 0;
   if (r <= IPVS_FWD) return true;
   if (r == IPVS_REPLY) {
     store<u32>(d, replyLen, D_LEN);

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dataplane, Bridges, Verdict } from '../src/dataplane/index.ts';
+import { Dataplane, Bridges, Verdict, D_VNET_FLAGS, D_CSUM_START, D_CSUM_OFFSET, DESC_SIZE, T_VNET_FLAGS, TX_SIZE } from '../src/dataplane/index.ts';
 import { Ipvs, type ServiceKey } from '../src/ipvs/ipvs.ts';
 import { PcapWriter } from '../src/pcap/index.ts';
 import { frame, parse, TCP, arpRequest, dnsMessage } from './helpers/ipvs-frames.ts';
@@ -149,6 +149,58 @@ Scenario('NAT through the bridge, replies back to the VIP, flows stable when a b
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Scenario('partial checksums (NEEDS_CSUM offload metadata) follow the new address and complete right', () => {
+  for (const accepts of [true, false]) {
+    const dp = new Dataplane({ slots: 64, connCapacity: 1024, bridges: 4 });
+    const br = new Bridges(dp);
+    const ipvs = new Ipvs(dp);
+    br.addPort(0, { bridge: BR });
+    br.addPort(1, { bridge: BR });
+    ipvs.setBridge(BR, { mac: VMAC });
+    const key: ServiceKey = { bridge: BR, protocol: 'tcp', address: VIP, port: 80 };
+    ipvs.addService(key, { scheduler: 'rr' });
+    const b = BACKENDS[0]!;
+    ipvs.addServer(key, { address: b.ip, port: 8080, mac: b.mac });
+    const ex = dp.exports as unknown as { offloadSetPort(p: number, on: boolean): void; offloadFinish(n: number): number };
+    ex.offloadSetPort(1, accepts);
+    dp.push(arpRequest(b.mac, b.ip, '10.0.0.1'), 1, 1, 0);
+    dp.run();
+    // a SYN as the sender's kernel hands it with TX checksum offload: the field
+    // holds the (uncomplemented) pseudo-header sum
+    const f = frame({ src: CLIENT.ip, dst: VIP, sport: 33333, dport: 80, flags: TCP.SYN, payload: 24, srcMac: CLIENT.mac, dstMac: VMAC });
+    const pseudo = (x: Uint8Array): number => {
+      const v = new DataView(x.buffer, x.byteOffset);
+      let sum = 6 + (v.getUint16(16) - 20);
+      for (let i = 26; i < 34; i += 2) sum += v.getUint16(i);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return sum;
+    };
+    new DataView(f.buffer).setUint16(34 + 16, pseudo(f));
+    assert.ok(dp.push(f, 0, 2, 0));
+    const d = dp.regions.desc!.ptr;
+    dp.view.setUint8(d + D_VNET_FLAGS, 1);
+    dp.view.setUint16(d + D_CSUM_START, 34, true);
+    dp.view.setUint16(d + D_CSUM_OFFSET, 16, true);
+    void DESC_SIZE;
+    const n = dp.run();
+    assert.is(n, 1);
+    assert.is(dp.txPort(0), 1);
+    if (accepts) {
+      const out = dp.txData(0).slice();
+      assert.is(dp.view.getUint8(dp.regions.tx!.ptr + T_VNET_FLAGS) & 1, 1, 'still NEEDS_CSUM');
+      assert.is(parse(out).dst, b.ip);
+      assert.is(new DataView(out.buffer).getUint16(34 + 16), pseudo(out), 'the partial sum is the new pseudo-header\'s');
+    } else {
+      ex.offloadFinish(n);
+      const p = parse(dp.txData(0).slice());
+      assert.is(p.dst, b.ip);
+      assert.is(p.dport, 8080);
+      assert.ok(p.ipOk && p.l4Ok, 'completed by offloadFinish into a right checksum');
+    }
+    void TX_SIZE;
   }
 });
 
