@@ -12,7 +12,7 @@ import { bridgeInput } from './bridge';
 import { vtepInput, vtepClaims } from './vxlan';
 import { parentInput, childInput } from './macvlan';
 import {
-  count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase,
+  count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase, slotSize,
 } from './state';
 
 /** Index of the descriptor being processed (for transmit entries' T_SRC). */
@@ -33,6 +33,9 @@ export function emitDesc(x: usize, out: u32): void {
   if (txCount >= <u32>MAX_TX) {
     count(Ctr.GraphTxFull);
     if (x != curDesc) slotFree(load<u32>(x, D_SLOT));
+    // Fuzz fix: the input frame itself refused is a drop with its reason;
+    // without one, a frame that produced no entry ended LOCAL, unaccounted.
+    else store<u16>(x, <u16>Ctr.GraphTxFull, D_DROP);
     return;
   }
   if (x == curDesc) slotGiven = true;
@@ -71,9 +74,14 @@ export function cloneDesc(d: usize): usize {
   const x = scratch();
   for (let o: usize = 0; o < <usize>DESC_SIZE; o += 16) v128.store(x + o, v128.load(d + o));
   const len = load<u32>(d, D_LEN);
-  memory.copy(slotPtr(<u32>s) + HEADROOM, slotPtr(load<u32>(d, D_SLOT)) + load<u32>(d, D_OFF), len);
+  // Fuzz fix: a frame that uses its slot's headroom too (a host may describe
+  // one up to the whole slot) does not fit behind HEADROOM in the copy's
+  // slot; copying it there wrote into the next slot, or past the end of
+  // memory (a trap). Such a copy starts earlier, with less headroom.
+  const off: u32 = len > slotSize - HEADROOM ? slotSize - len : HEADROOM;
+  memory.copy(slotPtr(<u32>s) + off, slotPtr(load<u32>(d, D_SLOT)) + load<u32>(d, D_OFF), len);
   store<u32>(x, <u32>s, D_SLOT);
-  store<u32>(x, HEADROOM, D_OFF);
+  store<u32>(x, off, D_OFF);
   return x;
 }
 

@@ -22,7 +22,7 @@
 import {
   T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC, T_VNET_FLAGS, T_GSO_TYPE, T_GSO_SIZE, T_CSUM_START, T_CSUM_OFFSET,
   TX_SIZE, MAX_TX, MAX_PORTS, MAX_VECTOR, HEADROOM, FREE_TOP, DESC_SIZE,
-  D_SLOT, D_OFF, D_LEN, D_VNET_FLAGS, D_GSO_TYPE, D_GSO_SIZE, D_CSUM_START, D_CSUM_OFFSET,
+  D_SLOT, D_OFF, D_LEN, D_DROP, D_VNET_FLAGS, D_GSO_TYPE, D_GSO_SIZE, D_CSUM_START, D_CSUM_OFFSET,
 } from './layout';
 import { Ctr } from './counters';
 import { count, countN, slotPtr, slotAlloc, txEntry, freeBase, slotCount, slotSize, desc } from './state';
@@ -254,8 +254,12 @@ export function offloadFinish(n: u32): u32 {
     }
     const payload = len - hEnd;
     if (payload <= mss) {
-      // Already one frame: only its checksums are left to do.
-      fixSegment(f, 0, 1, payload, mss, bswap<u16>(load<u16>(f + hL3, 4)), bswap<u32>(load<u32>(f + hL4, 4)), load<u8>(f + hL4, 13));
+      // Already one frame: only its checksums are left to do. (Fuzz fix: the TCP
+      // sequence and flags are read for TCP only; for an 8-byte UDP header,
+      // reading byte 13 went past a frame that ends with it: a trap in the last slot.)
+      const seq0 = hTcp ? bswap<u32>(load<u32>(f + hL4, 4)) : 0;
+      const flags0 = hTcp ? load<u8>(f + hL4, 13) : <u8>0;
+      fixSegment(f, 0, 1, payload, mss, hV6 ? <u16>0 : bswap<u16>(load<u16>(f + hL3, 4)), seq0, flags0);
       count(Ctr.OffloadCsum);
       clearMeta(t);
       continue;
@@ -354,8 +358,7 @@ export function offloadEach(x: usize, out: u32, fn: (x: usize, out: u32) => void
   if (g == 0) {
     if ((vflags & VNET_NEEDS_CSUM) != 0) {
       if (!completeCsum(f, len, <u32>load<u16>(x, D_CSUM_START), <u32>load<u16>(x, D_CSUM_OFFSET))) {
-        count(Ctr.OffloadBadCsum);
-        return releaseDesc(x);
+        return offloadDrop(x, Ctr.OffloadBadCsum);
       }
       count(Ctr.OffloadCsum);
     }
@@ -363,13 +366,11 @@ export function offloadEach(x: usize, out: u32, fn: (x: usize, out: u32) => void
     return fn(x, out);
   }
   if (g != <u32>GSO_TCPV4 && g != <u32>GSO_TCPV6 && g != <u32>GSO_UDP_L4) {
-    count(Ctr.OffloadGsoUnsupported);
-    return releaseDesc(x);
+    return offloadDrop(x, Ctr.OffloadGsoUnsupported);
   }
   const mss = <u32>load<u16>(x, D_GSO_SIZE);
   if (mss == 0 || !parseHeaders(f, len, g) || hEnd + mss > slotSize - HEADROOM) {
-    count(Ctr.OffloadBadGso);
-    return releaseDesc(x);
+    return offloadDrop(x, Ctr.OffloadBadGso);
   }
   const hdr = hEnd;
   const payload = len - hdr;
@@ -383,8 +384,7 @@ export function offloadEach(x: usize, out: u32, fn: (x: usize, out: u32) => void
   for (let j: u32 = 0; j + 1 < k; j++) {
     const s = slotAlloc();
     if (s < 0) {
-      count(Ctr.OffloadNoSlot);
-      return releaseDesc(x);
+      return offloadDrop(x, Ctr.OffloadNoSlot);
     }
     const p = slotPtr(<u32>s) + HEADROOM;
     memory.copy(p, f, hdr);
@@ -407,6 +407,17 @@ export function offloadEach(x: usize, out: u32, fn: (x: usize, out: u32) => void
   clearDescMeta(x);
   countN(Ctr.OffloadSegments, 1);
   fn(x, out);
+}
+
+/**
+ * A frame offloadEach cannot finish: its drop reason is set (fuzz fix: only
+ * counting it left the input frame with neither an entry nor a reason, a
+ * LOCAL verdict nobody accounted for), counted, and a copy's slot released.
+ */
+function offloadDrop(x: usize, reason: i32): void {
+  store<u16>(x, <u16>reason, D_DROP);
+  count(reason);
+  releaseDesc(x);
 }
 
 /** The second scratch descriptor (after the input vector and cloneDesc's): segments. */

@@ -1081,7 +1081,12 @@ function learn(d: usize, t: u32, src: usize, v6: bool, outerSrcMac: u64, innerSr
     if (load<u8>(e, PE_FLAGS) & PF_STATIC) return false;
   }
   if (r < 0) {
-    r = remoteAlloc();
+    // Fuzz fix: learning (driven by what arrives from the underlay) creates
+    // remote records only while half of them are free, and (below) peer
+    // entries only up to half the table, while the control plane may fill
+    // both to their limits: a flood of learned stations cannot starve the
+    // static peers netwasmd adds (peerAdd failed with "table is full").
+    r = remotesUsed * 2 >= nRemotes ? -1 : remoteAlloc();
     if (r < 0) {
       count(Ctr.VxlanLearnFull);
       return true;
@@ -1102,7 +1107,7 @@ function learn(d: usize, t: u32, src: usize, v6: bool, outerSrcMac: u64, innerSr
     gen++;
     return true;
   }
-  if (peersUsed >= ((peerMask + 1) >> 2) * 3) {
+  if (peersUsed >= (peerMask + 1) >> 1) {
     count(Ctr.VxlanLearnFull);
     remoteMaybeFree(<u32>r);
     return true;

@@ -1,7 +1,8 @@
-// Frames per second forwarded between two veth ports: netwasm (AF_PACKET
-// ports, one WASM call per vector), beside the Linux bridge on the same
-// topology and a C recvmmsg/sendmmsg reflector (the ceiling of plain
-// AF_PACKET), in the same run.
+// Frames per second forwarded between two veth ports through a bridge:
+// netwasm (its bridge over AF_PACKET ports, one WASM call per vector), beside
+// the Linux bridge on the same topology and two C reflectors, recvmmsg/sendmmsg
+// and a TPACKET_V3 receive ring + sendmmsg (the ceilings of plain AF_PACKET),
+// in the same run.
 //
 //   [ns gen] vG0 ==veth== vG1 [ns switch] vK1 ==veth== vK0 [ns sink]
 //
@@ -14,7 +15,7 @@
 // of REPEATS. Needs root and network namespaces; without them the suite
 // reports nothing.
 //
-// Also a forwarder: `node --import tsx bench/host.bench.ts forward IF_A IF_B`
+// Also a forwarder: `node --import tsx bench/host.bench.ts forward IF_A IF_B SINK_MAC|wire`
 // (what the suite runs inside the switch namespace).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +84,7 @@ interface Topo {
   sinkMac: string;
 }
 
-/** One gen -> switch -> sink chain of namespaces (tag: b = bridge, r = reflector, n = netwasm). */
+/** One gen -> switch -> sink chain of namespaces (tag: b = bridge, r = reflector, t = TPACKET_V3 reflector, n = netwasm). */
 function topology(tag: string): Topo {
   const id = `${process.pid}`;
   const t: Topo = { gen: `nwb${tag}g-${id}`, sw: `nwb${tag}s-${id}`, sink: `nwb${tag}k-${id}`, sinkMac: '02:00:00:00:0b:0b' };
@@ -162,6 +163,7 @@ export async function suite(): Promise<Row[]> {
   const tb = topology('b');
   const tr = topology('r');
   const tn = topology('n');
+  const tt = topology('t');
   const procs: Forwarder[] = [];
   try {
     ip(['-n', tb.sw, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -170,7 +172,8 @@ export async function suite(): Promise<Row[]> {
     ip(['-n', tb.sw, 'link', 'set', 'br0', 'up']);
     execFileSync('ip', ['netns', 'exec', tb.sw, 'bridge', 'fdb', 'add', tb.sinkMac, 'dev', 'vK1', 'master', 'static']);
     procs.push(await startForwarder(['ip', 'netns', 'exec', tr.sw, 'nice', '-n', NICE, 'taskset', '-c', '1', gen, 'fwd', 'vG1', 'vK1', '3600']));
-    procs.push(await startForwarder(['ip', 'netns', 'exec', tn.sw, 'nice', '-n', NICE, 'taskset', '-c', '1', process.execPath, '--import', 'tsx', FILE, 'forward', 'vG1', 'vK1']));
+    procs.push(await startForwarder(['ip', 'netns', 'exec', tn.sw, 'nice', '-n', NICE, 'taskset', '-c', '1', process.execPath, '--import', 'tsx', FILE, 'forward', 'vG1', 'vK1', tn.sinkMac]));
+    procs.push(await startForwarder(['ip', 'netns', 'exec', tt.sw, 'nice', '-n', NICE, 'taskset', '-c', '1', gen, 'ring', 'vG1', 'vK1', '3600']));
     await sleep(200);
     // As Docker leaves a host (no RPS), both sizes; then with RPS, where the
     // bridge's softirq work leaves the generator's CPU for CPU 1 too, so that
@@ -179,26 +182,32 @@ export async function suite(): Promise<Row[]> {
       { rps: false, sizes: [60, 1514], repeats: REPEATS },
       { rps: true, sizes: [60], repeats: 3 },
     ]) {
-      for (const t of [tb, tr, tn]) setRps(t, rps);
+      for (const t of [tb, tr, tn, tt]) setRps(t, rps);
       for (const size of sizes) {
         const label = `${size === 60 ? '64 B frames' : '1514 B frames (MTU 1500)'}${rps ? ', RPS: bridge on its own CPU' : ''}`;
         const bridge: number[] = [];
         const reflector: number[] = [];
         const netwasm: number[] = [];
+        const ring: number[] = [];
         for (let i = 0; i < repeats; i++) {
           bridge.push(await measure(tb, gen, size));
           reflector.push(await measure(tr, gen, size));
           netwasm.push(await measure(tn, gen, size));
+          ring.push(await measure(tt, gen, size));
         }
-        const [b, r, n] = [median(bridge), median(reflector), median(netwasm)];
+        const [b, r, n, t3] = [median(bridge), median(reflector), median(netwasm), median(ring)];
         const mfps = (x: number): number => x / 1e6;
         rows.push({
-          work: `host: veth -> veth forwarding, ${label}`, unit: 'Mfps', netwasm: mfps(n),
+          work: `host: veth -> bridge -> veth, ${label}`, unit: 'Mfps', netwasm: mfps(n),
           baseline: 'Linux bridge', baselineValue: mfps(b), ratio: n / b, target: rps ? '' : '>= 1x', met: rps ? null : n >= b,
         });
         rows.push({
-          work: `host: veth -> veth forwarding, ${label}`, unit: 'Mfps', netwasm: mfps(n),
+          work: `host: veth -> bridge -> veth, ${label}`, unit: 'Mfps', netwasm: mfps(n),
           baseline: 'C recvmmsg/sendmmsg reflector', baselineValue: mfps(r), ratio: n / r, target: '', met: null,
+        });
+        rows.push({
+          work: `host: veth -> bridge -> veth, ${label}`, unit: 'Mfps', netwasm: mfps(n),
+          baseline: 'C TPACKET_V3 ring reflector', baselineValue: mfps(t3), ratio: n / t3, target: '', met: null,
         });
       }
     }
@@ -220,18 +229,30 @@ export async function suite(): Promise<Row[]> {
     }
   } finally {
     for (const p of procs) await stop(p);
-    for (const t of [tb, tr, tn]) teardown(t);
+    for (const t of [tb, tr, tn, tt]) teardown(t);
   }
   return rows;
 }
 
-/** The forwarder the suite runs in the switch namespace: netwasm with a wire between two interfaces. */
-async function forward(a: string, b: string): Promise<void> {
+/**
+ * The forwarder the suite runs in the switch namespace: netwasm's bridge over
+ * two interfaces (learning on, and the sink's MAC a static entry as in the
+ * kernel bridge's FDB), or with `wire` a plain wire between them.
+ */
+async function forward(a: string, b: string, sinkMac: string | undefined): Promise<void> {
   const { hostDataplane, HostLoop, HostPort } = await import('../src/host/index.ts');
-  const { PortKind } = await import('../src/dataplane/index.ts');
+  const { PortKind, Bridges } = await import('../src/dataplane/index.ts');
   const dp = hostDataplane();
-  dp.setPort(0, { kind: PortKind.WIRE, aux: 1 });
-  dp.setPort(1, { kind: PortKind.WIRE, aux: 0 });
+  if (sinkMac === 'wire' || sinkMac === undefined) {
+    dp.setPort(0, { kind: PortKind.WIRE, aux: 1 });
+    dp.setPort(1, { kind: PortKind.WIRE, aux: 0 });
+  } else {
+    const br = new Bridges(dp);
+    br.create(1, {});
+    br.addPort(0, { bridge: 1 });
+    br.addPort(1, { bridge: 1 });
+    br.fdbAdd(1, sinkMac, { port: 1 });
+  }
   const loop = new HostLoop(dp);
   loop.add(0, HostPort.openPacket(a));
   loop.add(1, HostPort.openPacket(b));
@@ -249,5 +270,5 @@ async function forward(a: string, b: string): Promise<void> {
 }
 
 if (process.argv[1] === FILE && process.argv[2] === 'forward') {
-  await forward(process.argv[3]!, process.argv[4]!);
+  await forward(process.argv[3]!, process.argv[4]!, process.argv[5]);
 }

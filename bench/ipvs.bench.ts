@@ -1,7 +1,7 @@
 /**
  * IPVS: per-packet scheduling + connection table + NAT, for new flows and for
- * established flows (IPv4/TCP, one mh service, 16 NAT real servers, a 2^20
- * entry connection table), and the Maglev table builds (Katran's 65537-slot
+ * established flows (IPv4/TCP, one service scheduled by mh or by Maglev, 16 NAT
+ * real servers, a 2^20 entry connection table), and the Maglev table builds (Katran's 65537-slot
  * ring and the kernel's mh table, 1000 backends). Each figure beside the same
  * algorithm in C (gcc -O2, bench/c/ipvs.c, bench/c/maglev.c) and in plain
  * TypeScript (bench/ts/ipvs.ts, bench/ts/maglev.ts), measured in the same
@@ -67,12 +67,12 @@ const CLIENT_BASE = 0x0a800000;
 const sportOf = (i: number): number => 1024 + (i & 0x7fff);
 
 /** The WASM data plane set up as the baselines are. */
-function wasmRig() {
+function wasmRig(scheduler: 'mh' | 'maglev' = 'mh') {
   const dp = new Dataplane({ slots: 2304, connCapacity: 1 << 20, ipvsRealServers: 2048 });
   const ipvs = new Ipvs(dp);
   const svc = { bridge: 1, protocol: 'tcp' as const, address: '10.0.0.100', port: 80 };
   ipvs.setBridge(1, { mac: '02:42:0a:00:00:fe' });
-  ipvs.addService(svc, { scheduler: 'mh' });
+  ipvs.addService(svc, { scheduler });
   for (let d = 0; d < 16; d++) ipvs.addServer(svc, { address: `10.0.1.${10 + d}`, port: 8080, mac: `02:42:0a:00:01:${d.toString(16).padStart(2, '0')}` });
   const ex = dp.exports as unknown as Ex;
   const base = dp.slotAddr(0);
@@ -132,8 +132,8 @@ function wasmRig() {
   return { newFlows, established, buildKatran, buildMh, ringAt: (): Int32Array => new Int32Array(dp.memory.buffer, ring, 65537).slice() };
 }
 
-function tsRig() {
-  const ipvs = new TsIpvs(1 << 20);
+function tsRig(scheduler: 'mh' | 'maglev' = 'mh') {
+  const ipvs = new TsIpvs(1 << 20, scheduler);
   const buf = new Uint8Array(EST_FLOWS * 64 + 128);
   const tmplOff = EST_FLOWS * 64;
   const workOff = tmplOff + 64;
@@ -211,6 +211,8 @@ export async function suite(): Promise<Row[]> {
   };
   const w = wasmRig();
   const t = tsRig();
+  const wm = wasmRig('maglev');
+  const tm = tsRig('maglev');
   // the three builders agree (a bench of different work would be worthless)
   w.buildKatran(2, 1);
   t.buildKatran(2, 1);
@@ -230,6 +232,8 @@ export async function suite(): Promise<Row[]> {
   for (let r = 0; r < ROUNDS; r++) {
     add('new', w.newFlows(), cRun(ipvsBin, ['new', String(NEW_FLOWS), '2'], 'mpps'), t.newFlows());
     add('est', w.established(), cRun(ipvsBin, ['est', String(EST_FLOWS), String(EST_FLOWS * EST_PASSES)], 'mpps'), t.established());
+    add('newMg', wm.newFlows(), cRun(ipvsBin, ['new', String(NEW_FLOWS), '2', 'maglev'], 'mpps'), tm.newFlows());
+    add('estMg', wm.established(), cRun(ipvsBin, ['est', String(EST_FLOWS), String(EST_FLOWS * EST_PASSES), 'maglev'], 'mpps'), tm.established());
     add('katran2', w.buildKatran(2, 10), cRun(maglevBin, ['katran', '2', '65537', String(BACKENDS), '10'], 'ms'), t.buildKatran(2, 4));
     add('katran1', w.buildKatran(1, 10), cRun(maglevBin, ['katran', '1', '65537', String(BACKENDS), '10'], 'ms'), t.buildKatran(1, 4));
     add('mh', w.buildMh(10), cRun(maglevBin, ['mh', '8', '65521', String(BACKENDS), '10'], 'ms'), t.buildMh(4));
@@ -257,6 +261,8 @@ export async function suite(): Promise<Row[]> {
   };
   rate('new', 'ipvs new flow: mh schedule + conn insert + NAT (TCP/IPv4, 2^20-entry table)');
   rate('est', `ipvs established flow: conn lookup + TCP state + NAT (${EST_FLOWS} flows)`);
+  rate('newMg', 'ipvs new flow: maglev pick + conn insert + NAT (TCP/IPv4, 2^20-entry table)');
+  rate('estMg', `ipvs established flow, maglev service: conn lookup + TCP state + NAT (${EST_FLOWS} flows)`);
   time('katran2', `maglev build: Katran v2 ring, 65537 slots, ${BACKENDS} backends`);
   time('katran1', `maglev build: Katran v1 ring, 65537 slots, ${BACKENDS} backends`);
   time('mh', `mh build: kernel mh table, 65521 slots (tab index 16), ${BACKENDS} backends`);

@@ -113,6 +113,10 @@ hostTest(Control, 'mode 0600 owned by root; malformed requests get errors and th
     assert.is(((await d.ctl('info')) as { pid: number }).pid, d.proc.pid);
     assert.is(d.exitCode, undefined, 'still running');
 
+    // SIGHUP reloads the scenario (nothing changed in it).
+    d.signal('SIGHUP');
+    await d.waitLog(/SIGHUP: reloaded \(0 change\(s\)\)/);
+
     // A second daemon on the same socket refuses to start.
     const second = await Daemon.start([file], { socket: sock, ready: false });
     assert.is(await second.exited, 1);
@@ -286,6 +290,10 @@ hostTest(Bridge, 'run-time changes: add-container (its interface appears later),
     const e2b = await ctlError(d.ctl('add-container', { name: 'c6', bind: { eth0: e1 } }));
     assert.is(e2b.code, 'conflict', 'one interface, two ports');
     assert.is(await ping(a, '10.241.0.12'), 3);
+    // The model rebuilt after the refusals is the same one: the next change still applies in place.
+    const r7 = (await d.ctl('add-container', { name: 'c7', networks: [{ network: 'mybr' }] })) as { changes: string[] };
+    assert.equal(r7.changes.map((x) => x.replace(/\(port \d+\)/, '')), ['port c7/eth0 joined mybr '], 'in place');
+    assert.is(((await d.ctl('info')) as { compiles: number }).compiles, 1, 'one compile since start, reload included');
   } finally {
     if (d) assert.is(await d.stop(), 0);
     set.cleanup();

@@ -8,8 +8,10 @@
  *   the server's counters; statistics; NAT (destination address, port, MAC,
  *   RFC 1624 checksum updates).
  *
- *   ipvs new <flows> <repeats>       every packet a new connection (SYN); the last repeat is reported
- *   ipvs est <flows> <packets>       established flows, ACK segments
+ *   ipvs new <flows> <repeats> [maglev]   every packet a new connection (SYN); the last repeat is reported
+ *   ipvs est <flows> <packets> [maglev]   established flows, ACK segments
+ * with `maglev` the service schedules as Katran's Maglev (jhash_2words of the
+ * source address and ports, a 65537-slot ring) instead of mh.
  * prints {"mpps": X, "fwd": N}
  */
 #include <stdint.h>
@@ -229,6 +231,33 @@ static int schedMh(u8 *s, u32 v) {
   return available(destEntry((u32)d)) ? d : -1;
 }
 
+/* Katran's get_packet_dst, as assembly/ipvs.ts schedMaglev (IPv4, no flags) */
+#define MAGLEV_RING 65537
+static int useMaglev;
+static int32_t mgRing[MAGLEV_RING];
+
+static inline u32 jfinal(u32 a, u32 b, u32 c) {
+  c ^= b; c -= rotl32(b, 14);
+  a ^= c; a -= rotl32(c, 11);
+  b ^= a; b -= rotl32(a, 25);
+  c ^= b; c -= rotl32(b, 16);
+  a ^= c; a -= rotl32(c, 4);
+  b ^= a; b -= rotl32(a, 14);
+  c ^= b; c -= rotl32(b, 24);
+  return c;
+}
+
+static inline u32 jhash2words(u32 a, u32 b, u32 initval) {
+  u32 iv = initval + 0xdeadbeefu + (2 << 2);
+  return jfinal(a + iv, b + iv, iv);
+}
+
+static int schedMaglev(u32 saddr, u32 ports) {
+  int d = mgRing[jhash2words(saddr, ports, 512u * 65537u) % MAGLEV_RING];
+  if (d < 0) return -1;
+  return available(destEntry((u32)d)) ? d : -1;
+}
+
 static void tcpStateChange(u8 *e, u32 next) {
   u32 flags = e[C_FLAGS];
   if (destAlive(e)) {
@@ -324,7 +353,7 @@ static int process(u8 *frame, u32 len, u32 bridge, u32 now) {
   if (svc < 0) return 3;
   u8 *s = svcTab + (size_t)svc * SVC_SIZE;
   if (proto == 6 && ((fl & 4) || !(fl & 2))) return 3;
-  int d = schedMh(s, __builtin_bswap32(saddr));
+  int d = useMaglev ? schedMaglev(saddr, ld32(l4)) : schedMh(s, __builtin_bswap32(saddr));
   if (d < 0) return 3;
   e = connNew(now);
   if (!e) return 3;
@@ -414,6 +443,7 @@ static void setup(u32 cap) {
     st64(r + R_MAC, 0x02420a000100ULL + d);
   }
   for (u32 k = 0; k < 4093; k++) mhTab[k] = (int32_t)(k % 16);
+  for (u32 k = 0; k < MAGLEV_RING; k++) mgRing[k] = (int32_t)(k % 16);
 }
 
 static void flush(void) {
@@ -429,9 +459,10 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) { fprintf(stderr, "usage: ipvs new|est <flows> <repeats|packets>\n"); return 2; }
+  if (argc < 4) { fprintf(stderr, "usage: ipvs new|est <flows> <repeats|packets> [maglev]\n"); return 2; }
   u32 flows = (u32)atoi(argv[2]);
   long n2 = atol(argv[3]);
+  useMaglev = argc > 4 && !strcmp(argv[4], "maglev");
   setup(1u << 20);
   u8 work[64];
   u64 fwd = 0;

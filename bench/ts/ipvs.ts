@@ -5,7 +5,7 @@
  * typed arrays over one ArrayBuffer, no allocation per packet, 64-bit
  * counters as doubles.
  */
-import { hsiphash32, MH_KEY1 } from '../../src/ipvs/hash.ts';
+import { hsiphash32, jhash2words, MH_KEY1 } from '../../src/ipvs/hash.ts';
 
 const CONN_SIZE = 64;
 // conn entry offsets (bytes)
@@ -63,6 +63,9 @@ export class TsIpvs {
   private readonly svcPort: number;
   private readonly svcAddr: number;
   private readonly mh = new Int32Array(4093);
+  /** With scheduler 'maglev': Katran's ring (65537 slots), picked by jhash_2words(source, ports). */
+  private readonly maglev: boolean;
+  private readonly ring = new Int32Array(65537);
   private readonly svcStats = new Float64Array(5);
   // real servers
   private readonly dUsed = new Uint8Array(16);
@@ -82,8 +85,9 @@ export class TsIpvs {
   counterNew = 0;
   counterExpired = 0;
 
-  constructor(capacity = 1 << 20) {
+  constructor(capacity = 1 << 20, scheduler: 'mh' | 'maglev' = 'mh') {
     this.cap = capacity;
+    this.maglev = scheduler === 'maglev';
     let nb = 1;
     while (nb < capacity) nb *= 2;
     this.bucketMask = nb - 1;
@@ -114,6 +118,7 @@ export class TsIpvs {
       this.dMacLo[d] = 0x0a000100 + d;
     }
     for (let k = 0; k < 4093; k++) this.mh[k] = k % 16;
+    for (let k = 0; k < 65537; k++) this.ring[k] = k % 16;
   }
 
   flush(): void {
@@ -329,7 +334,9 @@ export class TsIpvs {
     if (svc < 0) svc = this.svcFind(bridge, proto, 0, daddr);
     if (svc < 0) return 3;
     if (proto === 6 && (fl & 4 || !(fl & 2))) return 3;
-    const d = this.mh[hsiphash32(bswap32(saddr), MH_KEY1) % 4093]!;
+    const d = this.maglev
+      ? this.ring[jhash2words(saddr, f.getUint32(l4, true), 512 * 65537) % 65537]!
+      : this.mh[hsiphash32(bswap32(saddr), MH_KEY1) % 4093]!;
     if (d < 0 || !(this.dWeight[d]! > 0 && !(this.dFlags[d]! & 2))) return 3;
     // allocate
     if (this.freeHead) {

@@ -7,12 +7,14 @@
  *   netwasm run [-f SCENARIO] --network N [--ip A] NAME
  *   netwasm service create [-f SCENARIO] ...
  *   netwasm demo                      (what `npm start` runs)
+ *   netwasm ps|ports|counters|ctl ...  (a running netwasmd)
  */
 import { networkCmd, type CliIO } from './network.ts';
 import { runCmd } from './run.ts';
 import { serviceCmd } from './service.ts';
 import { replayCmd, testCmd } from './replay.ts';
 import { demoCmd } from './demo.ts';
+import { psCmd, portsCmd, countersCmd, ctlCmd } from './ctl.ts';
 
 export const USAGE = `usage: netwasm COMMAND
 
@@ -26,6 +28,12 @@ Commands:
                        add a container to a scenario file
   service create ...   add a service to a scenario file
   demo                 replay the bundled talk scenario and print what each port saw
+
+Talking to a running netwasmd (control socket /run/netwasm/netwasmd.sock, or $NETWASM_SOCKET):
+  ps [-a] [--json]     containers of the running netwasmd
+  ports [--json]       its ports: interface, state, rx/tx
+  counters [--all] [--json] [FILTER...]
+  ctl info|add-container|rm-container|add-peer|rm-peer|add-backend|rm-backend|bind|unbind|reload
 `;
 
 export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -37,6 +45,10 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
     case 'run': return runCmd(rest, io);
     case 'service': return serviceCmd(rest, io);
     case 'demo': return demoCmd(rest, io);
+    case 'ps': return psCmd(rest, io);
+    case 'ports': return portsCmd(rest, io);
+    case 'counters': return countersCmd(rest, io);
+    case 'ctl': return ctlCmd(rest, io);
     case undefined: case '-h': case '--help': case 'help':
       io.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;

@@ -12,8 +12,8 @@ import { existsSync } from 'node:fs';
 import { loadScenario } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/errors.ts';
 import { resolvePortName } from '../cnm/topology.ts';
-import { compileTopology } from '../compile/compile.ts';
-import { replay, type ReplayResult } from '../replay/replay.ts';
+import { compileTopology, CompileError } from '../compile/compile.ts';
+import { replay, REPLAY_HOST_BYTES, type ReplayResult } from '../replay/replay.ts';
 import { compareOutputs, expectDir, formatDifference, type Difference } from '../replay/expect.ts';
 import { CaptureError } from '../pcap/index.ts';
 import { counterId } from '../dataplane/counters.ts';
@@ -84,7 +84,14 @@ export function runScenario(o: RunOpts): ReplayRun {
   for (const [port, file] of inputs) {
     if (!existsSync(file)) throw new ScenarioError(o.scenario, `replay.inputs.${port}`, `capture not found: ${file}`);
   }
-  const compiled = compileTopology(topo);
+  let compiled: ReturnType<typeof compileTopology>;
+  try {
+    compiled = compileTopology(topo, { hostBytes: REPLAY_HOST_BYTES });
+  } catch (e) {
+    // What the data plane cannot hold (more ports than it has...): exit 2 with the file named, not a stack.
+    if (e instanceof CompileError) throw new ScenarioError(o.scenario, '', e.message, e);
+    throw e;
+  }
   const expected: Record<string, string> = {};
   for (const e of sc.replay?.expect?.ports ?? []) expected[e.port] = e.file;
   if (o.expect) Object.assign(expected, expectDir(isAbsolute(o.expect) ? o.expect : resolve(o.cwd, o.expect), compiled.ports.keys()));

@@ -195,6 +195,10 @@ export class Controller {
       throw new ConflictError(`network with name ${name} already exists`, { field: 'name', code: 'NetworkNameError' });
     }
     const driver = this.drivers.get(driverType);
+    // Docker's none (null) network is a singleton (issue 9: a second one was accepted).
+    if (driver.type === 'none' && !o.predefined && this.nets.some((n) => n.driver.type === 'none')) {
+      throw new ForbiddenError('only one instance of "null" network is allowed', { field: 'driver' });
+    }
     const ipam: NetworkIpamRequest = { ...(o.ipam ?? {}) };
     const hasIpamCfg = !!(ipam.subnet || ipam.ipRange || ipam.gateway || Object.keys(ipam.auxAddresses ?? {}).length);
     if (driver.type === 'none' && hasIpamCfg) {

@@ -7,7 +7,7 @@
 import { InvalidParameterError } from './errors.ts';
 import type { HostInfo, HostInterfaceInfo } from '../drivers/types.ts';
 import { formatAddr, parseAddr, parsePrefix, type Prefix } from '../ipam/ip.ts';
-import { parseMac, type MacAllocator } from '../ipam/mac.ts';
+import { parseMac, unicastMacProblem, type MacAllocator } from '../ipam/mac.ts';
 
 /** How a host is described (scenario `hosts:` entry). */
 export interface HostConfig {
@@ -63,6 +63,8 @@ export class Host implements HostInfo {
       if (i.mac) {
         const m = parseMac(i.mac);
         if (!m) throw err(`${i.mac} is not a valid mac address`, `${f}.mac`);
+        const why = unicastMacProblem(m);
+        if (why) throw err(`invalid MAC address: ${why}`, `${f}.mac`);
         mac = m;
         macs.claim(m);
       } else {

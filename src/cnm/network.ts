@@ -9,7 +9,7 @@
 import type { Driver, DriverConfig, IpamData, Scope } from '../drivers/types.ts';
 import type { Ipam } from '../ipam/allocator.ts';
 import { formatAddr, parseAddr, parsePrefix, type Prefix } from '../ipam/ip.ts';
-import { parseMac, type MacAllocator } from '../ipam/mac.ts';
+import { parseMac, unicastMacProblem, type MacAllocator } from '../ipam/mac.ts';
 import {
   ForbiddenError,
   InternalError,
@@ -269,6 +269,11 @@ export class Network {
     if (!mac) throw new InvalidParameterError(`${p.mac} is not a valid mac address`, { field: `${field}.mac` });
     const vtepMac = parseMac(p.vtepMac);
     if (!vtepMac) throw new InvalidParameterError(`${p.vtepMac} is not a valid mac address`, { field: `${field}.vtep_mac` });
+    // A multicast or zero MAC would be learned nowhere and flooded everywhere (issue 9: bad configuration).
+    for (const [m, f] of [[mac, 'mac'], [vtepMac, 'vtep_mac']] as const) {
+      const why = unicastMacProblem(m);
+      if (why) throw new InvalidParameterError(`invalid MAC address: ${why}`, { field: `${field}.${f}` });
+    }
     if (!this.subnet || !this.subnet.contains(addr)) {
       throw new InvalidParameterError(`no matching subnet for IP "${p.ip}/${this.subnet?.bits ?? 32}" in network "${this.name}"`, {
         field: `${field}.ip`,
@@ -314,6 +319,8 @@ export class Network {
     if (opts.mac) {
       mac = parseMac(opts.mac);
       if (!mac) throw new InvalidParameterError(`${opts.mac} is not a valid mac address`, { field: 'mac' });
+      const why = unicastMacProblem(mac);
+      if (why) throw new InvalidParameterError(`invalid MAC address: ${why}`, { field: 'mac' });
     }
     const staticIp = opts.ip ?? null;
     if (staticIp !== null) this.validateStaticIp(staticIp);

@@ -102,6 +102,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}\n`);
       return 2;
     }
+    if (e instanceof Error && e.name === 'CompileError') {
+      process.stderr.write(`${opts.scenario}: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof ControlError) {
       process.stderr.write(`netwasmd: ${e.message}\n`);
       return 1;

@@ -66,6 +66,8 @@ export function errorBody(e: unknown): { code: ControlErrorCode; message: string
   if (e instanceof ControlError) return { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) };
   if (isNetworkError(e)) return { code: e.category, message: e.message, ...(e.field ? { field: e.field } : {}) };
   if (isScenarioError(e)) return { code: e.category ?? 'invalid-parameter', message: e.message };
+  // The data plane cannot hold the topology (src/compile CompileError).
+  if (e instanceof Error && e.name === 'CompileError') return { code: 'unavailable', message: e.message };
   return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
 }
 

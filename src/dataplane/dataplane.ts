@@ -37,6 +37,18 @@ export interface PortConfig {
 /** Flags a new bridge port has unless told otherwise, as the Linux bridge does. */
 export const DEFAULT_PORT_FLAGS = L.PortFlag.LEARNING | L.PortFlag.FLOOD | L.PortFlag.MCAST_FLOOD | L.PortFlag.BCAST_FLOOD;
 
+// describe() clears the offload metadata with one u16 and two u32 stores, and
+// reads and writes descriptor and transmit fields as aligned u16/u32: hold it
+// to the layout.
+if (
+  L.D_VNET_FLAGS % 2 || L.D_GSO_TYPE !== L.D_VNET_FLAGS + 1 || L.D_GSO_SIZE !== L.D_VNET_FLAGS + 2 || L.D_GSO_SIZE % 4 ||
+  L.D_CSUM_START !== L.D_GSO_SIZE + 2 || L.D_CSUM_OFFSET !== L.D_GSO_SIZE + 4 || L.D_HDR_LEN !== L.D_CSUM_OFFSET + 2 ||
+  (L.D_SLOT | L.D_OFF | L.D_LEN | L.D_TS_SEC | L.D_TS_NSEC | L.T_SLOT | L.T_OFF | L.T_LEN | L.DESC_SIZE | L.TX_SIZE) % 4 ||
+  (L.D_IN_PORT | L.T_PORT | L.T_SRC) % 2
+) {
+  throw new Error('netwasm: src/dataplane/dataplane.ts does not match the descriptor layout (assembly/layout.ts)');
+}
+
 const modules = new Map<string, WebAssembly.Module>();
 
 function findWasm(build: 'release' | 'debug'): string {
@@ -92,7 +104,18 @@ export class Dataplane {
 
   private u8!: Uint8Array;
   private dv!: DataView;
+  private u16!: Uint16Array;
+  private memBuf!: ArrayBuffer;
+  /** The last `src` of pushBytes that is a view of our memory (checking `.buffer` per frame costs more than the copy). */
+  private sharedSrc: Uint8Array | undefined;
+  private sharedOff = 0;
   private u32!: Uint32Array;
+  // Region addresses the per-frame paths use (regions.* never move).
+  private descPtr = 0;
+  private txPtr = 0;
+  private poolPtr = 0;
+  /** Index in u32 of the free stack's top counter. */
+  private freeTop = 0;
   private counters64!: BigUint64Array;
   private nIn = 0;
   private nTx = 0;
@@ -132,6 +155,13 @@ export class Dataplane {
       if (plan) plans.push({ plan, region: take(plan.name, plan.bytes, plan.align ?? 64) });
     }
     const pool = take('pool', slots * slotSize, 4096);
+    const hostBytes = options.hostBytes ?? 0;
+    if (!Number.isInteger(hostBytes) || hostBytes < 0) throw new RangeError(`hostBytes must be a non-negative integer, got ${hostBytes}`);
+    if (hostBytes > 0) take('host', hostBytes, 4096);
+    this.descPtr = desc.ptr;
+    this.txPtr = tx.ptr;
+    this.poolPtr = pool.ptr;
+    this.freeTop = free.ptr >>> 2;
     const bytes = align(at, 65536);
     if (options.memoryBytes !== undefined && options.memoryBytes < bytes) {
       throw new RangeError(`memoryBytes ${options.memoryBytes} is too small: this configuration needs ${bytes}`);
@@ -153,8 +183,10 @@ export class Dataplane {
 
   private refreshViews(): void {
     const buf = this.memory.buffer;
+    this.memBuf = buf;
     this.u8 = new Uint8Array(buf);
     this.dv = new DataView(buf);
+    this.u16 = new Uint16Array(buf);
     this.u32 = new Uint32Array(buf);
     this.counters64 = new BigUint64Array(buf, this.regions.counters!.ptr, L.MAX_COUNTERS);
   }
@@ -232,7 +264,7 @@ export class Dataplane {
 
   /** Pops a free slot index, or -1. */
   allocSlot(): number {
-    const f = this.regions.free!.ptr >>> 2;
+    const f = this.freeTop;
     const top = this.u32[f]!;
     if (top === 0) return -1;
     this.u32[f] = top - 1;
@@ -241,7 +273,7 @@ export class Dataplane {
 
   /** Returns a slot to the pool. */
   freeSlot(slot: number): void {
-    const f = this.regions.free!.ptr >>> 2;
+    const f = this.freeTop;
     const top = this.u32[f]!;
     this.u32[f + 1 + top] = slot;
     this.u32[f] = top + 1;
@@ -249,7 +281,7 @@ export class Dataplane {
 
   /** Address of the first byte of a slot. */
   slotAddr(slot: number): number {
-    return this.regions.pool!.ptr + slot * this.slotSize;
+    return this.poolPtr + slot * this.slotSize;
   }
 
   // ---- vectors ----------------------------------------------------------------
@@ -271,13 +303,34 @@ export class Dataplane {
    * no bytes: the data plane drops it as eth-oversize.
    */
   push(frame: Uint8Array, inPort: number, tsSec = 0, tsNsec = 0): boolean {
+    return this.pushBytes(frame, 0, frame.length, inPort, tsSec, tsNsec);
+  }
+
+  /**
+   * `push` of the bytes `src[start .. end)` (a record in a capture's read
+   * buffer, say) without making a view of them: the hot path of replay. When
+   * `src` is a view of this data plane's own memory the bytes are moved with
+   * copyWithin.
+   */
+  pushBytes(src: Uint8Array, start: number, end: number, inPort: number, tsSec = 0, tsNsec = 0): boolean {
     if (this.txPending) this.releaseTx();
     if (this.nIn >= L.MAX_VECTOR) return false;
-    const slot = this.allocSlot();
-    if (slot < 0) return false;
-    const len = frame.length;
-    const base = this.slotAddr(slot);
-    if (L.HEADROOM + len <= this.slotSize) this.u8.set(frame, base + L.HEADROOM);
+    const u32 = this.u32;
+    const f = this.freeTop;
+    const top = u32[f]!;
+    if (top === 0) return false;
+    u32[f] = top - 1;
+    const slot = u32[f + top]!;
+    const len = end - start;
+    if (L.HEADROOM + len <= this.slotSize) {
+      const at = this.poolPtr + slot * this.slotSize + L.HEADROOM;
+      if (src !== this.sharedSrc && src.buffer === this.memBuf) {
+        this.sharedSrc = src;
+        this.sharedOff = src.byteOffset;
+      }
+      if (src === this.sharedSrc) this.u8.copyWithin(at, this.sharedOff + start, this.sharedOff + end);
+      else this.u8.set(start === 0 && end === src.length ? src : src.subarray(start, end), at);
+    }
     this.describe(this.nIn++, slot, L.HEADROOM, len, inPort, tsSec, tsNsec);
     if (inPort >= 0 && inPort < L.MAX_PORTS) this.rxPerPort[inPort]!++;
     return true;
@@ -288,15 +341,22 @@ export class Dataplane {
    * like the native adapter). Prefer `push`.
    */
   describe(i: number, slot: number, off: number, len: number, inPort: number, tsSec: number, tsNsec: number): void {
-    const d = this.regions.desc!.ptr + i * L.DESC_SIZE;
-    const dv = this.dv;
-    dv.setUint32(d + L.D_SLOT, slot, true);
-    dv.setUint32(d + L.D_OFF, off, true);
-    dv.setUint32(d + L.D_LEN, len, true);
-    dv.setUint16(d + L.D_IN_PORT, inPort, true);
-    dv.setUint32(d + L.D_TS_SEC, tsSec >>> 0, true);
-    dv.setUint32(d + L.D_TS_NSEC, tsNsec >>> 0, true);
-    this.u8.fill(0, d + L.D_VNET_FLAGS, d + L.D_HDR_LEN + 2);
+    // Typed-array stores (the host is little-endian, as WASM memory is; the
+    // free stack relies on it too); each store truncates as DataView's would.
+    const d = this.descPtr + i * L.DESC_SIZE;
+    const w = d >>> 2;
+    const u32 = this.u32;
+    const u16 = this.u16;
+    u32[w + (L.D_SLOT >> 2)] = slot;
+    u32[w + (L.D_OFF >> 2)] = off;
+    u32[w + (L.D_LEN >> 2)] = len;
+    u16[(d + L.D_IN_PORT) >>> 1] = inPort;
+    u32[w + (L.D_TS_SEC >> 2)] = tsSec;
+    u32[w + (L.D_TS_NSEC >> 2)] = tsNsec;
+    // The offload metadata, D_VNET_FLAGS .. D_HDR_LEN: 10 bytes of zeros.
+    u16[(d + L.D_VNET_FLAGS) >>> 1] = 0;
+    u32[w + (L.D_GSO_SIZE >> 2)] = 0;
+    u32[w + (L.D_CSUM_OFFSET >> 2)] = 0;
   }
 
   /**
@@ -310,8 +370,9 @@ export class Dataplane {
     const nTx = this.exports.runVector(n);
     this.nTx = nTx;
     this.txPending = true;
-    const t0 = this.regions.tx!.ptr;
-    for (let i = 0; i < nTx; i++) this.txPerPort[this.dv.getUint16(t0 + i * L.TX_SIZE + L.T_PORT, true)]!++;
+    const u16 = this.u16;
+    const p0 = (this.txPtr + L.T_PORT) >>> 1;
+    for (let i = 0; i < nTx; i++) this.txPerPort[u16[p0 + i * (L.TX_SIZE >> 1)]!]!++;
     this.lastN = n;
     return nTx;
   }
@@ -325,27 +386,26 @@ export class Dataplane {
 
   /** Output port of transmit entry i. */
   txPort(i: number): number {
-    return this.dv.getUint16(this.regions.tx!.ptr + i * L.TX_SIZE + L.T_PORT, true);
+    return this.u16[(this.txPtr + i * L.TX_SIZE + L.T_PORT) >>> 1]!;
   }
 
   /** Index of the input frame transmit entry i came from. */
   txSrc(i: number): number {
-    return this.dv.getUint16(this.regions.tx!.ptr + i * L.TX_SIZE + L.T_SRC, true);
+    return this.u16[(this.txPtr + i * L.TX_SIZE + L.T_SRC) >>> 1]!;
   }
 
   /** The bytes of transmit entry i: a view into linear memory, valid until the next push or run. */
   txData(i: number): Uint8Array {
-    const t = this.regions.tx!.ptr + i * L.TX_SIZE;
-    const slot = this.dv.getUint32(t + L.T_SLOT, true);
-    const off = this.dv.getUint32(t + L.T_OFF, true);
-    const len = this.dv.getUint32(t + L.T_LEN, true);
-    const a = this.slotAddr(slot) + off;
+    const w = (this.txPtr + i * L.TX_SIZE) >>> 2;
+    const u32 = this.u32;
+    const a = this.poolPtr + u32[w + (L.T_SLOT >> 2)]! * this.slotSize + u32[w + (L.T_OFF >> 2)]!;
+    const len = u32[w + (L.T_LEN >> 2)]!;
     return this.u8.subarray(a, a + len);
   }
 
   /** Slot, offset and length of transmit entry i (for zero-copy hosts). */
   txSlot(i: number): number {
-    return this.dv.getUint32(this.regions.tx!.ptr + i * L.TX_SIZE + L.T_SLOT, true);
+    return this.u32[(this.txPtr + i * L.TX_SIZE + L.T_SLOT) >>> 2]!;
   }
 
   /** Verdict of input frame i of the last vector. */
@@ -368,8 +428,9 @@ export class Dataplane {
   /** Returns the transmit entries' slots to the pool (done by the next push/run). */
   releaseTx(): void {
     if (!this.txPending) return;
-    const t0 = this.regions.tx!.ptr;
-    for (let i = 0; i < this.nTx; i++) this.freeSlot(this.dv.getUint32(t0 + i * L.TX_SIZE + L.T_SLOT, true));
+    const u32 = this.u32;
+    const s0 = (this.txPtr + L.T_SLOT) >>> 2;
+    for (let i = 0; i < this.nTx; i++) this.freeSlot(u32[s0 + i * (L.TX_SIZE >> 2)]!);
     this.nTx = 0;
     this.txPending = false;
   }

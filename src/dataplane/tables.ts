@@ -13,6 +13,12 @@ export interface DataplaneOptions {
   slotSize?: number;
   /** Size of linear memory; default: exactly what the configuration needs. */
   memoryBytes?: number;
+  /**
+   * Bytes of linear memory for the host's own buffers, region `host` (default
+   * 0): replay reads captures into it and writes output captures from it, so
+   * frames move with copyWithin, never through a view per frame.
+   */
+  hostBytes?: number;
   /** Which build of the module to load (default release). */
   build?: 'release' | 'debug';
   /** Most FDB entries, all bridges together: a power of two, 16..4194304 (default 65536). */

@@ -23,6 +23,8 @@ import {
   goQuote,
   parseGoBool,
   parseGoInt,
+  checkKnownOptions,
+  validMtu,
   type Capability,
   type CreateEndpointRequest,
   type CreateNetworkRequest,
@@ -39,6 +41,10 @@ export const INHIBIT_IPV4 = 'com.docker.network.bridge.inhibit_ipv4';
 export const DEFAULT_BINDING_IP = 'com.docker.network.bridge.host_binding_ipv4';
 export const DEFAULT_BRIDGE = 'com.docker.network.bridge.default_bridge';
 export const DRIVER_MTU = 'com.docker.network.driver.mtu';
+/** Options of moby's bridge driver that netwasm accepts and ignores (they change nothing it models). */
+export const IGNORED_OPTIONS = ['com.docker.network.bridge.gateway_mode_ipv6', 'com.docker.network.bridge.trusted_host_interfaces'];
+/** Every option the bridge driver takes (others are refused: checkKnownOptions). */
+export const BRIDGE_OPTIONS = [BRIDGE_NAME, ENABLE_ICC, ENABLE_IP_MASQUERADE, GATEWAY_MODE_IPV4, INHIBIT_IPV4, DEFAULT_BINDING_IP, DEFAULT_BRIDGE, ...IGNORED_OPTIONS];
 
 /** Options of the default `bridge` network, as `docker network inspect bridge` shows them. */
 export const DEFAULT_BRIDGE_OPTIONS: Readonly<Record<string, string>> = {
@@ -100,6 +106,7 @@ export class BridgeDriver implements Driver<BridgeConfig> {
       defaultBridge: false,
     };
     let mtuSet = false;
+    checkKnownOptions('bridge', options, BRIDGE_OPTIONS);
     for (const [label, value] of Object.entries(options)) {
       switch (label) {
         case BRIDGE_NAME:
@@ -135,13 +142,18 @@ export class BridgeDriver implements Driver<BridgeConfig> {
           cfg.hostBindingIpv4 = value;
           break;
         default:
-          // Docker ignores options it does not know.
+          // Known and ignored (IGNORED_OPTIONS); unknown ones were refused above.
           break;
       }
     }
     if (mtuSet && cfg.mtu === 0) cfg.mtu = 1500;
     if (cfg.mtu < 0) {
       throw new InvalidParameterError(`invalid MTU number: ${cfg.mtu}`, { field: `options.${DRIVER_MTU}` });
+    }
+    // Docker leaves a too small or too large MTU to the kernel ("invalid argument" when the
+    // bridge is set up); the data plane's port MTU is 16 bits: 70000 would become 4464.
+    if (!validMtu(cfg.mtu)) {
+      throw new InvalidParameterError(`invalid MTU number: ${cfg.mtu} (a Linux bridge takes 68..65535)`, { field: `options.${DRIVER_MTU}` });
     }
     if (cfg.gatewayModeIpv4 === 'isolated' && !internal) {
       throw new InvalidParameterError("gateway mode 'isolated' can only be used for an internal network", {

@@ -7,6 +7,7 @@
  */
 import { ForbiddenError, InvalidParameterError } from '../cnm/errors.ts';
 import { resolveParent, type ParentLink } from './parent.ts';
+import { checkKnownOptions } from './types.ts';
 import type {
   Capability,
   CreateEndpointRequest,
@@ -43,6 +44,7 @@ export class IpvlanDriver implements Driver<IpvlanConfig> {
   private readonly hosts = new Map<string, Map<string, Instance>>();
 
   parseOptions(_nid: string, options: Readonly<Record<string, string>>, internal: boolean): IpvlanConfig {
+    checkKnownOptions('ipvlan', options, ['parent', IPVLAN_MODE_OPT, IPVLAN_FLAG_OPT]);
     const parent = options['parent'] ?? '';
     const mode = options[IPVLAN_MODE_OPT] ?? '';
     const flag = options[IPVLAN_FLAG_OPT] ?? '';

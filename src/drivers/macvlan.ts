@@ -8,6 +8,7 @@
  */
 import { ForbiddenError, InvalidParameterError } from '../cnm/errors.ts';
 import { resolveParent, type ParentLink } from './parent.ts';
+import { checkKnownOptions } from './types.ts';
 import type {
   Capability,
   CreateEndpointRequest,
@@ -41,6 +42,7 @@ export class MacvlanDriver implements Driver<MacvlanConfig> {
   private readonly hosts = new Map<string, Map<string, Instance>>();
 
   parseOptions(_nid: string, options: Readonly<Record<string, string>>, internal: boolean): MacvlanConfig {
+    checkKnownOptions('macvlan', options, [PARENT_OPT, MACVLAN_MODE_OPT]);
     const parent = options[PARENT_OPT] ?? '';
     const mode = options[MACVLAN_MODE_OPT] ?? '';
     const cfg: MacvlanConfig = { mtu: 1500, internal, parent, mode: 'bridge' };

@@ -14,6 +14,8 @@ import type { Prefix } from '../ipam/ip.ts';
 import {
   goQuote,
   parseGoInt,
+  checkKnownOptions,
+  validMtu,
   type Capability,
   type CreateEndpointRequest,
   type CreateNetworkRequest,
@@ -86,6 +88,14 @@ export class OverlayDriver implements Driver<OverlayConfig> {
   private readonly hosts = new Map<string, Map<string, { config: OverlayConfig; mac: string }>>();
 
   parseOptions(_nid: string, options: Readonly<Record<string, string>>, internal: boolean): OverlayConfig {
+    // `--opt encrypted` asks for IPsec between the VTEPs: refused, not ignored,
+    // as the traffic would cross the underlay in clear.
+    if (options['encrypted'] !== undefined) {
+      throw new InvalidParameterError('encrypted overlay networks are not supported by netwasm: VXLAN traffic would cross the underlay unencrypted', {
+        field: 'options.encrypted',
+      });
+    }
+    checkKnownOptions('overlay', options, [VXLANID_LIST]);
     let mtu = 1500;
     const v = options[OVERLAY_MTU];
     if (v !== undefined) {
@@ -96,6 +106,10 @@ export class OverlayDriver implements Driver<OverlayConfig> {
         });
       }
       if (n < 0) throw new InvalidParameterError(`invalid MTU value: ${n}`, { field: `options.${OVERLAY_MTU}` });
+      // The VXLAN device's MTU (this minus 50) must be a valid Ethernet MTU; the data plane's is 16 bits.
+      if (n !== 0 && !validMtu(n - VXLAN_ENCAP)) {
+        throw new InvalidParameterError(`invalid MTU value: ${n} (an overlay takes ${68 + VXLAN_ENCAP}..65535)`, { field: `options.${OVERLAY_MTU}` });
+      }
       if (n !== 0) mtu = n;
     }
     if (options[VXLANID_LIST] !== undefined) parseVniList(options[VXLANID_LIST]!);

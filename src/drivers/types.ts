@@ -6,6 +6,7 @@
  * state. Global-scope drivers (overlay) also allocate network-wide resources
  * on the manager (`networkAllocate`, the VNI). Errors keep Docker's wording.
  */
+import { InvalidParameterError } from '../cnm/errors.ts';
 import type { MacAllocator } from '../ipam/mac.ts';
 import type { Prefix } from '../ipam/ip.ts';
 import type { ParentLink } from './parent.ts';
@@ -134,4 +135,34 @@ export function parseGoInt(s: string): number | null {
 /** Go's %q for a plain string (close enough for option values). */
 export function goQuote(s: string): string {
   return JSON.stringify(s);
+}
+
+/**
+ * Driver options Docker passes to every driver (netlabel): accepted by all.
+ * (A driver that does not use one ignores it, as Docker does.)
+ */
+export const GENERIC_OPTIONS: readonly string[] = [
+  'com.docker.network.driver.mtu',
+  'com.docker.network.container_iface_prefix',
+  'com.docker.network.enable_ipv4',
+  'com.docker.network.enable_ipv6',
+];
+
+/**
+ * Refuses an option the driver does not know. Docker ignores such options,
+ * so a typo (`com.docker.network.bridge.enable_ic`) silently does nothing;
+ * netwasm names it instead (issue 9: bad configuration).
+ */
+export function checkKnownOptions(driver: string, options: Readonly<Record<string, string>>, known: readonly string[]): void {
+  for (const k of Object.keys(options)) {
+    if (known.includes(k) || GENERIC_OPTIONS.includes(k)) continue;
+    throw new InvalidParameterError(`unknown option ${k} for the ${driver} driver (known: ${[...known, ...GENERIC_OPTIONS].join(', ')})`, {
+      field: `options.${k}`,
+    });
+  }
+}
+
+/** The MTUs a Linux Ethernet device takes (ETH_MIN_MTU..ETH_MAX_MTU); 0 means the default. */
+export function validMtu(n: number): boolean {
+  return n === 0 || (n >= 68 && n <= 65535);
 }

@@ -45,6 +45,17 @@ export function isMulticastMac(mac: string): boolean {
   return (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 }
 
+/**
+ * Why `mac` (normalised) cannot be an interface's address, or null: the
+ * kernel refuses a multicast or all-zero address (is_valid_ether_addr,
+ * "cannot assign requested address"), and a bridge drops frames from one.
+ */
+export function unicastMacProblem(mac: string): string | null {
+  if (isMulticastMac(mac)) return `${mac} is a multicast address, an interface cannot have it (cannot assign requested address)`;
+  if (mac === '00:00:00:00:00:00') return `${mac} is the all-zero address, an interface cannot have it (cannot assign requested address)`;
+  return null;
+}
+
 /** `02:42` + the four bytes of an IPv4 address (overlay endpoints). */
 export function macFromIPv4(addr: number): string {
   return formatMac([0x02, 0x42, (addr >>> 24) & 255, (addr >>> 16) & 255, (addr >>> 8) & 255, addr & 255]);

@@ -8,5 +8,6 @@ export type { CaptureFormat, CaptureInterface, CaptureRecord, ReadOptions, Reade
 export { CaptureReader, DEFAULT_MAX_CAPLEN, openCapture, readCapture, readCaptureSync } from './reader.ts';
 export { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, PcapWriter } from './writer.ts';
 export type { PcapWriterOptions } from './writer.ts';
+export { WriteBehind } from './write-behind.ts';
 export { PcapngWriter } from './pcapng-writer.ts';
 export type { PcapngInterfaceOptions, PcapngSectionOptions } from './pcapng-writer.ts';

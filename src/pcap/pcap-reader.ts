@@ -76,12 +76,23 @@ export class PcapParser {
     src.pos += FILE_HEADER;
   }
 
-  /** The next record, or null at a clean end of file. */
-  next(): CaptureRecord | null {
+  /** Of the record `step()` last reached: its bytes are `src.buf[at .. at + caplen)`. */
+  at = 0;
+  caplen = 0;
+  origLen = 0;
+  tsSec = 0;
+  tsNsec = 0;
+
+  /**
+   * Moves to the next record without allocating: returns false at a clean end
+   * of file, else sets `at`, `caplen`, `origLen`, `tsSec`, `tsNsec` (the
+   * bytes stay valid until the next call).
+   */
+  step(): boolean {
     const src = this.src;
     if (!src.ensure(RECORD_HEADER)) {
       const have = src.available;
-      if (have === 0) return null;
+      if (have === 0) return false;
       throw new CaptureError(this.file, src.offset, 'truncated-record', 'truncated record header', `need ${RECORD_HEADER} bytes, have ${have}`);
     }
     const v = src.view;
@@ -103,12 +114,25 @@ export class PcapParser {
     }
     p = src.pos + RECORD_HEADER; // ensure() may have moved the buffer
     src.pos = p + caplen;
+    this.at = p;
+    this.caplen = caplen;
+    this.origLen = origLen;
+    this.tsSec = tsSec;
+    this.tsNsec = frac * this.nsMul;
+    return true;
+  }
+
+  /** The next record, or null at a clean end of file. */
+  next(): CaptureRecord | null {
+    if (!this.step()) return null;
+    const buf = this.src.buf;
+    const p = this.at;
     const iface = this.iface;
     return {
-      data: this.copy ? src.buf.slice(p, p + caplen) : src.buf.subarray(p, p + caplen),
-      origLen,
-      tsSec,
-      tsNsec: frac * this.nsMul,
+      data: this.copy ? buf.slice(p, p + this.caplen) : buf.subarray(p, p + this.caplen),
+      origLen: this.origLen,
+      tsSec: this.tsSec,
+      tsNsec: this.tsNsec,
       linkType: iface.linkType,
       interfaceId: 0,
       section: 0,

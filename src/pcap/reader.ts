@@ -11,6 +11,7 @@ const MIN_BUFFER = 64;
 const MAX_BUFFER = 1 << 30;
 /** `readCapture` lets the event loop run after this many records. */
 const ASYNC_BATCH = 4096;
+const EMPTY = new Uint8Array(0);
 
 /**
  * An open capture file (classic pcap or pcapng, detected by magic), read
@@ -80,6 +81,70 @@ export class CaptureReader implements Iterator<CaptureRecord, undefined>, Iterab
     }
   }
 
+  /** Of the record {@link step} last reached: its bytes are `recBuf[recAt .. recAt + recLen)`. */
+  recBuf: Uint8Array = EMPTY;
+  recAt = 0;
+  recLen = 0;
+  recOrigLen = 0;
+  recTsSec = 0;
+  recTsNsec = 0;
+  recLinkType = 0;
+  recResolution: 'us' | 'ns' = 'us';
+
+  /**
+   * The allocation-free form of {@link read}, for hot loops: moves to the next
+   * record and returns true (its bytes are `recBuf[recAt .. recAt + recLen)`,
+   * a view valid until the next call whatever the `copy` option; its fields
+   * in `recTsSec`, `recTsNsec`, `recOrigLen`, `recLinkType`, `recResolution`),
+   * or false at the end of the file. Errors as {@link read}.
+   *
+   * @example
+   * while (cap.step()) dp.pushBytes(cap.recBuf, cap.recAt, cap.recAt + cap.recLen, 0, cap.recTsSec, cap.recTsNsec);
+   */
+  step(): boolean {
+    if (this.closed) {
+      if (this.failed) throw this.failure;
+      return false;
+    }
+    try {
+      const parser = this.parser;
+      if (parser instanceof PcapParser) {
+        if (!parser.step()) {
+          this.close();
+          return false;
+        }
+        this.recBuf = this.src.buf;
+        this.recAt = parser.at;
+        this.recLen = parser.caplen;
+        this.recOrigLen = parser.origLen;
+        this.recTsSec = parser.tsSec;
+        this.recTsNsec = parser.tsNsec;
+        this.recLinkType = parser.iface.linkType;
+        this.recResolution = parser.iface.resolution;
+        return true;
+      }
+      const rec = parser.next();
+      if (rec === null) {
+        this.close();
+        return false;
+      }
+      this.recBuf = rec.data;
+      this.recAt = 0;
+      this.recLen = rec.data.length;
+      this.recOrigLen = rec.origLen;
+      this.recTsSec = rec.tsSec;
+      this.recTsNsec = rec.tsNsec;
+      this.recLinkType = rec.linkType;
+      this.recResolution = rec.resolution;
+      return true;
+    } catch (err) {
+      this.failed = true;
+      this.failure = err;
+      this.close();
+      throw err;
+    }
+  }
+
   next(): IteratorResult<CaptureRecord, undefined> {
     const rec = this.read();
     return rec === null ? { done: true, value: undefined } : { done: false, value: rec };
@@ -114,7 +179,7 @@ export class CaptureReader implements Iterator<CaptureRecord, undefined>, Iterab
  * for (const r of cap) console.log(r.interfaceId, r.tsSec, r.tsNsec, r.data.length);
  */
 export function openCapture(path: string, opts: ReadOptions = {}): CaptureReader {
-  const bufferSize = opts.bufferSize ?? DEFAULT_READ_BUFFER;
+  const bufferSize = opts.buffer ? opts.buffer.length : (opts.bufferSize ?? DEFAULT_READ_BUFFER);
   const maxCaplen = opts.maxCaplen ?? DEFAULT_MAX_CAPLEN;
   const copy = opts.copy ?? true;
   if (!Number.isInteger(bufferSize) || bufferSize < MIN_BUFFER || bufferSize > MAX_BUFFER) {
@@ -123,7 +188,7 @@ export function openCapture(path: string, opts: ReadOptions = {}): CaptureReader
   if (!Number.isInteger(maxCaplen) || maxCaplen < 1) {
     throw new RangeError(`maxCaplen must be a positive integer, got ${maxCaplen}`);
   }
-  const src = new ByteSource(fs.openSync(path, 'r'), bufferSize);
+  const src = new ByteSource(fs.openSync(path, 'r'), bufferSize, opts.buffer);
   try {
     if (!src.ensure(4)) {
       throw new CaptureError(path, 0, 'truncated-header', 'file too short for a capture header', `need 4 bytes, have ${src.available}`);

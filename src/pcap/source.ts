@@ -27,12 +27,13 @@ export class ByteSource {
   private size: number;
   private readonly stats: ReaderStats;
 
-  constructor(fd: number, bufferSize: number) {
+  constructor(fd: number, bufferSize: number, buffer?: Uint8Array) {
     this.fd = fd;
     const st = fs.fstatSync(fd);
     this.size = st.isFile() ? st.size : Infinity;
-    this.buf = new Uint8Array(bufferSize);
-    this.view = new DataView(this.buf.buffer);
+    this.buf = buffer ?? new Uint8Array(bufferSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    bufferSize = this.buf.length;
     this.stats = { bufferCapacity: bufferSize, maxReadLength: 0, readCalls: 0, bytesRead: 0 };
   }
 
@@ -103,7 +104,7 @@ export class ByteSource {
       const next = new Uint8Array(cap);
       next.set(this.buf.subarray(this.pos, this.end));
       this.buf = next;
-      this.view = new DataView(next.buffer);
+      this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
       this.stats.bufferCapacity = cap;
     } else if (this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.end);

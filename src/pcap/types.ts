@@ -54,6 +54,13 @@ export interface ReadOptions {
   copy?: boolean;
   /** Sanity bound on a record's captured length (default 256 MiB). */
   maxCaplen?: number;
+  /**
+   * Read into this memory instead of a buffer of its own (`bufferSize` is then
+   * its length): replay hands it a part of the data plane's memory so frames
+   * move into their slots with copyWithin. A record larger than it still gets
+   * a grown buffer of the reader's own.
+   */
+  buffer?: Uint8Array;
 }
 
 /** I/O figures of a reader, for tests and tuning. */

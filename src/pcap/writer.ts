@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './pcap-reader.ts';
+import type { WriteBehind } from './write-behind.ts';
 
 /** LINKTYPE_ETHERNET. */
 export const LINKTYPE_ETHERNET = 1;
@@ -18,6 +19,18 @@ export interface PcapWriterOptions {
   snaplen?: number;
   /** Output buffer size in bytes (default 1 MiB). */
   bufferSize?: number;
+  /**
+   * Buffer output in this memory instead of a buffer of its own (`bufferSize`
+   * is then its length): replay hands it a part of the data plane's memory,
+   * so frames move into it with copyWithin (see `writeBytes`).
+   */
+  buffer?: Uint8Array;
+  /**
+   * Hand each full buffer to this write-behind thread (one bulk copy into its
+   * shared memory) instead of writing it here. `close()` waits until
+   * everything is written.
+   */
+  writeBehind?: WriteBehind;
 }
 
 /**
@@ -40,6 +53,13 @@ export class PcapWriter {
   private fd: number;
   private readonly buf: Uint8Array;
   private readonly view: DataView;
+  /** All of the buffer's ArrayBuffer (for copyWithin from elsewhere in it). */
+  private readonly whole: Uint8Array;
+  /** The last `src` of writeBytes, whether it shares the buffer's memory, and its offset (checking `.buffer` per frame costs more than the copy). */
+  private lastSrc: Uint8Array | undefined;
+  private lastShared = false;
+  private sharedOff = 0;
+  private readonly wb: WriteBehind | undefined;
   private used = 0;
   private readonly nsDiv: number;
 
@@ -47,7 +67,7 @@ export class PcapWriter {
     const resolution = opts.resolution ?? 'us';
     const linkType = opts.linkType ?? LINKTYPE_ETHERNET;
     const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
-    const bufferSize = opts.bufferSize ?? DEFAULT_WRITE_BUFFER;
+    const bufferSize = opts.buffer ? opts.buffer.length : (opts.bufferSize ?? DEFAULT_WRITE_BUFFER);
     if (resolution !== 'us' && resolution !== 'ns') throw new RangeError(`resolution must be 'us' or 'ns', got ${String(resolution)}`);
     if (!isU32(linkType) || linkType > 0xffff) throw new RangeError(`linkType must be an integer 0..65535, got ${linkType}`);
     if (!isU32(snaplen) || snaplen < 1) throw new RangeError(`snaplen must be a positive 32-bit integer, got ${snaplen}`);
@@ -57,9 +77,11 @@ export class PcapWriter {
     this.linkType = linkType;
     this.snaplen = snaplen;
     this.nsDiv = resolution === 'ns' ? 1 : 1000;
-    this.buf = new Uint8Array(bufferSize);
-    this.view = new DataView(this.buf.buffer);
+    this.wb = opts.writeBehind;
+    this.buf = opts.buffer ?? new Uint8Array(bufferSize);
     this.fd = fs.openSync(path, 'w');
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.whole = new Uint8Array(this.buf.buffer);
     const v = this.view;
     v.setUint32(0, resolution === 'ns' ? PCAP_MAGIC_NS : PCAP_MAGIC_US, true);
     v.setUint16(4, 2, true);
@@ -97,15 +119,46 @@ export class PcapWriter {
       // Larger than the whole buffer: write the header, then the frame directly.
       this.used = o + 16;
       this.flush();
+      this.wb?.drain();
       writeAll(this.fd, frame);
     }
+    this.count++;
+  }
+
+  /**
+   * `write` of the bytes `src[start .. end)` without a view of them: when
+   * `src` shares this writer's buffer memory (a data plane's memory, see the
+   * `buffer` option), they are moved with copyWithin.
+   */
+  writeBytes(src: Uint8Array, start: number, end: number, tsSec: number, tsNsec: number): void {
+    const len = end - start;
+    if (src !== this.lastSrc) {
+      this.lastSrc = src;
+      this.lastShared = src.buffer === this.buf.buffer;
+      this.sharedOff = src.byteOffset;
+    }
+    if (!this.lastShared || len > this.snaplen || 16 + len > this.buf.length || this.fd < 0 || !isU32(tsSec) || !isU32(tsNsec) || tsNsec > 999_999_999) {
+      this.write(src.subarray(start, end), tsSec, tsNsec);
+      return;
+    }
+    if (this.buf.length - this.used < 16 + len) this.flush();
+    const v = this.view;
+    const o = this.used;
+    v.setUint32(o, tsSec, true);
+    v.setUint32(o + 4, this.nsDiv === 1 ? tsNsec : Math.floor(tsNsec / 1000), true);
+    v.setUint32(o + 8, len, true);
+    v.setUint32(o + 12, len, true);
+    const base = this.buf.byteOffset + o + 16;
+    this.whole.copyWithin(base, this.sharedOff + start, this.sharedOff + end);
+    this.used = o + 16 + len;
     this.count++;
   }
 
   /** Write out what is buffered (the file stays open). */
   flush(): void {
     if (this.used > 0 && this.fd >= 0) {
-      writeAll(this.fd, this.buf.subarray(0, this.used));
+      if (this.wb) this.wb.write(this.fd, this.buf.subarray(0, this.used));
+      else writeAll(this.fd, this.buf.subarray(0, this.used));
       this.used = 0;
     }
   }
@@ -115,6 +168,7 @@ export class PcapWriter {
     if (this.fd < 0) return;
     try {
       this.flush();
+      this.wb?.drain();
     } finally {
       const fd = this.fd;
       this.fd = -1;

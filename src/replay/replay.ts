@@ -2,10 +2,10 @@
 // timestamp order, in vectors; what leaves each port is written to one capture
 // per port. Packet timestamps are the data plane's clock, so a replay is
 // deterministic: the same inputs always give the same outputs.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Dataplane, MAX_VECTOR, D_TS_SEC, D_TS_NSEC } from '../dataplane/index.ts';
-import { openCapture, PcapWriter, LINKTYPE_ETHERNET } from '../pcap/index.ts';
+import { Dataplane, MAX_VECTOR, MAX_PORTS, DESC_SIZE, TX_SIZE, D_TS_SEC, D_TS_NSEC, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC } from '../dataplane/index.ts';
+import { openCapture, PcapWriter, WriteBehind, LINKTYPE_ETHERNET, type CaptureReader } from '../pcap/index.ts';
 
 /** A source of frames for one port. */
 export interface ReplayInput {
@@ -38,7 +38,18 @@ export interface ReplayOptions {
   onProgress?: (frames: number) => void;
   /** Most hops a frame may take across segments before it is counted as a loop. */
   maxSegmentHops?: number;
+  /**
+   * Write the output captures from a second thread (see WriteBehind), so the
+   * kernel's part of writing them runs beside the data plane: true always,
+   * false never; by default when the input captures hold WRITE_BEHIND_MIN
+   * bytes or more and the machine has a second CPU (not under Deno). The
+   * outputs are the same either way.
+   */
+  writeBehind?: boolean;
 }
+
+/** Input bytes from which replay writes its outputs from a second thread by default. */
+export const WRITE_BEHIND_MIN = 32 << 20;
 
 export interface PortStats {
   rx: number;
@@ -63,131 +74,348 @@ export function outputFileName(port: string): string {
   return `${port.replace(/\//g, '_')}.pcap`;
 }
 
-interface Cursor {
-  port: number;
-  next(): TimedFrame | undefined;
-  head: TimedFrame | undefined;
-  order: number;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One input: a capture file read through the reader's allocation-free cursor,
+ * or frames from an iterable. `buf[at .. at + len)` is the head frame.
+ */
+class Source {
+  has = false;
+  buf: Uint8Array = EMPTY;
+  at = 0;
+  len = 0;
+  tsSec = 0;
+  tsNsec = 0;
+
+  constructor(
+    readonly port: number,
+    private readonly reader: CaptureReader | undefined,
+    private readonly frames: Iterator<TimedFrame> | undefined,
+    private readonly path: string,
+    private readonly onNs: () => void,
+  ) {}
+
+  /** Moves to the next frame (has = false at the end). */
+  advance(): void {
+    const r = this.reader;
+    if (r) {
+      if (!r.step()) {
+        this.has = false;
+        return;
+      }
+      if (r.recLinkType !== LINKTYPE_ETHERNET) {
+        throw new Error(`${this.path}: link type ${r.recLinkType} is not Ethernet (1); netwasm replays Ethernet frames`);
+      }
+      if (r.recResolution === 'ns') this.onNs();
+      this.buf = r.recBuf;
+      this.at = r.recAt;
+      this.len = r.recLen;
+      this.tsSec = r.recTsSec;
+      this.tsNsec = r.recTsNsec;
+      this.has = true;
+      return;
+    }
+    const it = this.frames!.next();
+    if (it.done) {
+      this.has = false;
+      return;
+    }
+    const f = it.value;
+    this.buf = f.data;
+    this.at = 0;
+    this.len = f.data.length;
+    this.tsSec = f.tsSec;
+    this.tsNsec = f.tsNsec;
+    this.has = true;
+  }
 }
 
-interface Pending extends TimedFrame {
-  port: number;
-  hops: number;
+
+/**
+ * Frames fed back from an underlay segment, first in first out: their bytes
+ * copied into one growing buffer (no object per frame), their fields in
+ * typed arrays.
+ */
+class FeedbackQueue {
+  /** Where the bytes are kept: a part of the data plane's memory (see REPLAY_HOST_BYTES) or, once that is full, a buffer of our own. */
+  bytes: Uint8Array;
+  /** bytes is a part of mem (frames move with copyWithin). */
+  private shared: boolean;
+  private readonly base: number;
+  /** End of the bytes in use. */
+  used = 0;
+  start = new Uint32Array(1024);
+  len = new Uint32Array(1024);
+  port = new Uint16Array(1024);
+  tsSec = new Uint32Array(1024);
+  tsNsec = new Uint32Array(1024);
+  hops = new Uint32Array(1024);
+  head = 0;
+  tail = 0;
+
+  /** `mem`: the data plane's memory, where add() copies from; `bytes`: a part of it to keep frames in, if any. */
+  constructor(private readonly mem: Uint8Array, bytes: Uint8Array | undefined) {
+    this.bytes = bytes ?? new Uint8Array(1 << 20);
+    this.shared = bytes !== undefined;
+    this.base = bytes?.byteOffset ?? 0;
+  }
+
+  get empty(): boolean {
+    return this.head === this.tail;
+  }
+
+  /** Queues the frame at mem[at .. at + len). */
+  add(at: number, len: number, port: number, tsSec: number, tsNsec: number, hops: number): void {
+    if (this.tail === this.start.length) this.growEntries();
+    if (this.used + len > this.bytes.length) this.growBytes(len);
+    if (this.shared) this.mem.copyWithin(this.base + this.used, at, at + len);
+    else this.bytes.set(this.mem.subarray(at, at + len), this.used);
+    const t = this.tail++;
+    this.start[t] = this.used;
+    this.len[t] = len;
+    this.port[t] = port;
+    this.tsSec[t] = tsSec;
+    this.tsNsec[t] = tsNsec;
+    this.hops[t] = hops;
+    this.used += len;
+  }
+
+  /** Drops the entries before head (call between vectors, when nothing points into the bytes). */
+  compact(): void {
+    if (this.head === 0) return;
+    if (this.head === this.tail) {
+      this.head = this.tail = this.used = 0;
+      return;
+    }
+    const n = this.tail - this.head;
+    const b0 = this.start[this.head]!;
+    this.bytes.copyWithin(0, b0, this.used);
+    this.used -= b0;
+    for (let i = 0; i < n; i++) {
+      const j = this.head + i;
+      this.start[i] = this.start[j]! - b0;
+      this.len[i] = this.len[j]!;
+      this.port[i] = this.port[j]!;
+      this.tsSec[i] = this.tsSec[j]!;
+      this.tsNsec[i] = this.tsNsec[j]!;
+      this.hops[i] = this.hops[j]!;
+    }
+    this.head = 0;
+    this.tail = n;
+  }
+
+  private growEntries(): void {
+    const n = this.start.length * 2;
+    const grow = <T extends Uint32Array | Uint16Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.start = grow(this.start, (k) => new Uint32Array(k));
+    this.len = grow(this.len, (k) => new Uint32Array(k));
+    this.port = grow(this.port, (k) => new Uint16Array(k));
+    this.tsSec = grow(this.tsSec, (k) => new Uint32Array(k));
+    this.tsNsec = grow(this.tsNsec, (k) => new Uint32Array(k));
+    this.hops = grow(this.hops, (k) => new Uint32Array(k));
+  }
+
+  private growBytes(need: number): void {
+    let n = this.bytes.length * 2;
+    while (n < this.used + need) n *= 2;
+    const b = new Uint8Array(n);
+    b.set(this.bytes.subarray(0, this.used));
+    this.bytes = b;
+    this.shared = false;
+  }
 }
+
+/** Capture read buffer (one input; several get a quarter each) and output buffer per port. */
+const READ_BUFFER = 1 << 20;
+const WRITE_BUFFER = 512 << 10;
+const FEEDBACK_BUFFER = 1 << 20;
+
+/**
+ * `hostBytes` for a Dataplane that replays (compileTopology(topo, { hostBytes:
+ * REPLAY_HOST_BYTES })): room in its memory for the capture read buffer, the
+ * segment feedback queue and 16 output buffers, so frames move between them
+ * and the slots with copyWithin. Without it replay works the same, through
+ * buffers of its own (a view per frame).
+ */
+export const REPLAY_HOST_BYTES = READ_BUFFER + FEEDBACK_BUFFER + 16 * WRITE_BUFFER;
 
 /** Runs the inputs through dp. */
 export function replay(dp: Dataplane, inputs: ReadonlyArray<ReplayInput>, opts: ReplayOptions): ReplayResult {
-  const names = new Map<number, string>();
-  for (const [name, id] of opts.ports) names.set(id, name);
-  const resolutionNs = { value: false };
-  const cursors: Cursor[] = inputs.map((inp, order) => {
-    const id = opts.ports.get(inp.port);
-    if (id === undefined) throw new Error(`replay: unknown port "${inp.port}" (known: ${[...opts.ports.keys()].join(', ')})`);
-    let it: Iterator<TimedFrame>;
-    if (inp.path !== undefined) {
-      // Views into the read buffer are enough: a frame is copied into its
-      // slot before the next one is read.
-      const reader = openCapture(inp.path, { copy: false });
-      const path = inp.path;
-      it = {
-        next: () => {
-          const r = reader.next();
-          if (!r.done && r.value.linkType !== LINKTYPE_ETHERNET) {
-            throw new Error(`${path}: link type ${r.value.linkType} is not Ethernet (1); netwasm replays Ethernet frames`);
-          }
-          if (!r.done && r.value.resolution === 'ns') resolutionNs.value = true;
-          return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
-        },
-      };
-    } else it = (inp.frames ?? [])[Symbol.iterator]();
-    const c: Cursor = { port: id, order, head: undefined, next: () => { const r = it.next(); return r.done ? undefined : r.value; } };
-    c.head = c.next();
-    return c;
-  });
+  const names: string[] = [];
+  for (let p = 0; p < MAX_PORTS; p++) names.push(`port${p}`);
+  for (const [name, id] of opts.ports) names[id] = name;
+  let resolutionNs = false;
+  const sawNs = (): void => {
+    resolutionNs = true;
+  };
+  const readers: CaptureReader[] = [];
+  const sources: Source[] = [];
+  const host = new HostBuffers(dp);
+  const readBuffer = inputs.filter((i) => i.path !== undefined).length > 1 ? READ_BUFFER >> 2 : READ_BUFFER;
+  try {
+    for (const inp of inputs) {
+      const id = opts.ports.get(inp.port);
+      if (id === undefined) throw new Error(`replay: unknown port "${inp.port}" (known: ${[...opts.ports.keys()].join(', ')})`);
+      let src: Source;
+      if (inp.path !== undefined) {
+        // The reader's cursor: frames are copied into their slots straight
+        // from its read buffer.
+        const buffer = host.take(readBuffer);
+        const reader = openCapture(inp.path, buffer ? { copy: false, buffer } : { copy: false });
+        readers.push(reader);
+        src = new Source(id, reader, undefined, inp.path, sawNs);
+      } else src = new Source(id, undefined, (inp.frames ?? [])[Symbol.iterator](), '', sawNs);
+      src.advance();
+      sources.push(src);
+    }
+    let inputBytes = 0;
+    for (const inp of inputs) if (inp.path !== undefined) inputBytes += statSync(inp.path).size;
+    const writeBehind = opts.outDir !== undefined && (opts.writeBehind ?? inputBytes >= WRITE_BEHIND_MIN);
+    return run(dp, sources, opts, names, () => resolutionNs, host, writeBehind);
+  } finally {
+    for (const r of readers) r.close();
+  }
+}
 
+const withBuffer = (buffer: Uint8Array | undefined): { buffer?: Uint8Array } => (buffer ? { buffer } : {});
+
+/** Carves buffers out of the data plane's `host` region while it lasts. */
+class HostBuffers {
+  private at: number;
+  private readonly end: number;
+  constructor(private readonly dp: Dataplane) {
+    const r = dp.regions.host;
+    this.at = r?.ptr ?? 0;
+    this.end = r ? r.ptr + r.bytes : 0;
+  }
+
+  take(bytes: number): Uint8Array | undefined {
+    if (this.at + bytes > this.end) return undefined;
+    const b = this.dp.bytes.subarray(this.at, this.at + bytes);
+    this.at += bytes;
+    return b;
+  }
+}
+
+function run(dp: Dataplane, sources: Source[], opts: ReplayOptions, names: string[], ns: () => boolean, host: HostBuffers, writeBehind: boolean): ReplayResult {
   // Segment peers: port id -> the other port ids of its segment.
-  const peers = new Map<number, number[]>();
+  const peers: Array<number[] | undefined> = new Array(MAX_PORTS).fill(undefined);
   for (const seg of opts.segments ?? []) {
     const ids = seg.map((n) => {
       const id = opts.ports.get(n);
       if (id === undefined) throw new Error(`replay: unknown segment port "${n}"`);
       return id;
     });
-    for (const id of ids) peers.set(id, [...(peers.get(id) ?? []), ...ids.filter((x) => x !== id)]);
+    for (const id of ids) peers[id] = [...(peers[id] ?? []), ...ids.filter((x) => x !== id)];
   }
 
-  const writers = new Map<number, PcapWriter>();
+  const writers: Array<PcapWriter | undefined> = new Array(MAX_PORTS).fill(undefined);
   const files: Record<string, string> = {};
   const output: Record<string, TimedFrame[]> = {};
-  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  const outDir = opts.outDir;
+  const collect = opts.collect === true;
+  if (outDir) mkdirSync(outDir, { recursive: true });
   const maxHops = opts.maxSegmentHops ?? 8;
   let frames = 0;
   let segmentLoops = 0;
-  let feedback: Pending[] = [];
-  const hopsOf: number[] = new Array(MAX_VECTOR).fill(0);
+  const feedback = new FeedbackQueue(dp.bytes, opts.segments?.length ? host.take(FEEDBACK_BUFFER) : undefined);
+  const hopsOf = new Uint32Array(MAX_VECTOR);
+  // The transmit and descriptor vectors, read in place.
+  const u8 = dp.bytes;
+  const u16 = new Uint16Array(dp.memory.buffer);
+  const u32 = new Uint32Array(dp.memory.buffer);
+  const txW = dp.regions.tx!.ptr >>> 2;
+  const descW = dp.regions.desc!.ptr >>> 2;
+  const poolPtr = dp.regions.pool!.ptr;
+  const slotSize = dp.slotSize;
+  const single = sources.length === 1 ? sources[0]! : undefined;
+  // Started with the first output (undefined where it cannot run: then the writers write themselves).
+  let wb: WriteBehind | undefined;
+  let wbTried = false;
 
-  const nextInput = (): Cursor | undefined => {
-    let best: Cursor | undefined;
-    for (const c of cursors) {
-      if (!c.head) continue;
-      if (!best || c.head.tsSec < best.head!.tsSec || (c.head.tsSec === best.head!.tsSec && c.head.tsNsec < best.head!.tsNsec)) best = c;
+  const nextInput = (): Source | undefined => {
+    if (single) return single.has ? single : undefined;
+    let best: Source | undefined;
+    for (const c of sources) {
+      if (!c.has) continue;
+      if (!best || c.tsSec < best.tsSec || (c.tsSec === best.tsSec && c.tsNsec < best.tsNsec)) best = c;
     }
     return best;
   };
 
-  for (;;) {
-    // Fill one vector: frames fed back from segments first (they were sent
-    // in the vector before), then inputs in timestamp order.
-    let n = 0;
-    const queued = feedback;
-    feedback = [];
-    let qi = 0;
-    while (qi < queued.length && n < MAX_VECTOR) {
-      const f = queued[qi++]!;
-      if (!dp.push(f.data, f.port, f.tsSec, f.tsNsec)) break;
-      hopsOf[n++] = f.hops;
-    }
-    if (qi < queued.length) feedback = queued.slice(qi);
-    while (n < MAX_VECTOR && qi >= queued.length) {
-      const c = nextInput();
-      if (!c) break;
-      const f = c.head!;
-      if (!dp.push(f.data, c.port, f.tsSec, f.tsNsec)) break;
-      hopsOf[n++] = 0;
-      frames++;
-      c.head = c.next();
-    }
-    if (n === 0) break;
-    const nTx = dp.run();
-    for (let i = 0; i < nTx; i++) {
-      const port = dp.txPort(i);
-      const src = dp.txSrc(i);
-      const tsSec = dp.descField(src, D_TS_SEC);
-      const tsNsec = dp.descField(src, D_TS_NSEC);
-      const data = dp.txData(i);
-      const name = names.get(port) ?? `port${port}`;
-      if (opts.outDir) {
-        let w = writers.get(port);
-        if (!w) {
-          const file = join(opts.outDir, outputFileName(name));
-          w = new PcapWriter(file, { resolution: resolutionNs.value ? 'ns' : 'us' });
-          writers.set(port, w);
-          files[name] = file;
+  try {
+    for (;;) {
+      // Fill one vector: frames fed back from segments first (they were sent
+      // in the vector before), then inputs in timestamp order.
+      let n = 0;
+      feedback.compact();
+      while (!feedback.empty && n < MAX_VECTOR) {
+        const q = feedback.head;
+        const s = feedback.start[q]!;
+        if (!dp.pushBytes(feedback.bytes, s, s + feedback.len[q]!, feedback.port[q]!, feedback.tsSec[q]!, feedback.tsNsec[q]!)) break;
+        hopsOf[n++] = feedback.hops[q]!;
+        feedback.head++;
+      }
+      while (n < MAX_VECTOR && feedback.empty) {
+        const c = nextInput();
+        if (!c) break;
+        if (!dp.pushBytes(c.buf, c.at, c.at + c.len, c.port, c.tsSec, c.tsNsec)) break;
+        hopsOf[n++] = 0;
+        frames++;
+        c.advance();
+      }
+      if (n === 0) break;
+      const nTx = dp.run();
+      for (let i = 0; i < nTx; i++) {
+        const t = txW + i * (TX_SIZE >> 2);
+        const port = u16[(t << 1) + (T_PORT >> 1)]!;
+        const src = u16[(t << 1) + (T_SRC >> 1)]!;
+        const a = poolPtr + u32[t + (T_SLOT >> 2)]! * slotSize + u32[t + (T_OFF >> 2)]!;
+        const len = u32[t + (T_LEN >> 2)]!;
+        const d = descW + src * (DESC_SIZE >> 2);
+        const tsSec = u32[d + (D_TS_SEC >> 2)]!;
+        const tsNsec = u32[d + (D_TS_NSEC >> 2)]!;
+        if (outDir) {
+          let w = writers[port];
+          if (!w) {
+            const name = names[port] ?? `port${port}`;
+            const file = join(outDir, outputFileName(name));
+            if (writeBehind && !wbTried) {
+              wbTried = true;
+              wb = opts.writeBehind === true ? WriteBehind.create(WRITE_BUFFER) : WriteBehind.start(WRITE_BUFFER);
+            }
+            const resolution = ns() ? 'ns' : 'us';
+            // Frames move into the buffer with copyWithin (a part of the data
+            // plane's memory) and, full, to the write-behind thread in one copy.
+            w = new PcapWriter(file, { resolution, bufferSize: WRITE_BUFFER, ...(wb ? { writeBehind: wb } : {}), ...withBuffer(host.take(WRITE_BUFFER)) });
+            writers[port] = w;
+            files[name] = file;
+          }
+          w.writeBytes(u8, a, a + len, tsSec, tsNsec);
         }
-        w.write(data, tsSec, tsNsec);
+        if (collect) (output[names[port] ?? `port${port}`] ??= []).push({ data: u8.slice(a, a + len), tsSec, tsNsec });
+        const p = peers[port];
+        if (p) {
+          const hops = hopsOf[src]! + 1;
+          if (hops > maxHops) segmentLoops++;
+          else for (const q of p) feedback.add(a, len, q, tsSec, tsNsec, hops);
+        }
       }
-      if (opts.collect) (output[name] ??= []).push({ data: data.slice(), tsSec, tsNsec });
-      const p = peers.get(port);
-      if (p) {
-        const hops = hopsOf[src]! + 1;
-        if (hops > maxHops) segmentLoops++;
-        else for (const q of p) feedback.push({ data: data.slice(), tsSec, tsNsec, port: q, hops });
-      }
+      opts.onProgress?.(frames);
     }
-    opts.onProgress?.(frames);
+    dp.releaseTx();
+  } finally {
+    try {
+      for (const w of writers) w?.close();
+    } finally {
+      wb?.close();
+    }
   }
-  dp.releaseTx();
-  for (const w of writers.values()) w.close();
 
   const ports: Record<string, PortStats> = {};
   for (const [name, id] of opts.ports) ports[name] = { rx: dp.rxPerPort[id]!, tx: dp.txPerPort[id]! };

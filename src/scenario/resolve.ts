@@ -15,12 +15,13 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { Controller } from '../cnm/controller.ts';
 import { isNetworkError, NetworkError } from '../cnm/errors.ts';
 import type { HostConfig } from '../cnm/host.ts';
-import { resolvePortName, type Forwarding, type Scheduler, type Topology } from '../cnm/topology.ts';
+import { resolvePortName, type Forwarding, type Scheduler, type Topology, type TopologyUplink } from '../cnm/topology.ts';
 import { parentInterfaceName } from '../drivers/parent.ts';
 import { cliIpamConfig } from '../ipam/validate.ts';
 import { parseMac } from '../ipam/mac.ts';
 import { ScenarioError } from './errors.ts';
 import { join, type ScenarioSpec } from './spec.ts';
+import { counterId } from '../dataplane/counters.ts';
 
 /** A resolved replay section: canonical port names and absolute capture paths. */
 export interface ResolvedReplay {
@@ -144,6 +145,7 @@ export function resolveScenario(spec: ScenarioSpec, opts: ResolveOptions = {}): 
   }
 
   const topology = guard('', () => controller.topology());
+  checkDataPlaneLimits(spec, topology, file);
   for (const h of spec.hosts ?? []) {
     for (const k of Object.keys(h.bind)) {
       const p = resolvePortName(topology, k);
@@ -155,6 +157,98 @@ export function resolveScenario(spec: ScenarioSpec, opts: ResolveOptions = {}): 
   }
   const replay = spec.replay ? resolveReplay(spec, topology, file, opts.path ?? file) : null;
   return { file, spec, topology, replay, controller };
+}
+
+/**
+ * What the data plane cannot hold, found before anything is compiled (issue
+ * 9: these were accepted and then failed in the compile step with no file or
+ * key, or were silently half-built):
+ *
+ * - an uplink is one data-plane port: a bridge port (`attach`), or a
+ *   macvlan/ipvlan parent (any of its VLANs) and/or a VTEP, not a bridge port
+ *   and one of the others (Linux: an enslaved interface has one rx handler);
+ * - one parent link (interface and VLAN) carries macvlan or ipvlan networks,
+ *   not both (Linux: "device or resource busy" when the second one's first
+ *   container starts);
+ * - services (IPVS) run on bridge and overlay networks, over tcp and udp.
+ */
+function checkDataPlaneLimits(spec: ScenarioSpec, topo: Topology, file: string): void {
+  // Each error carries a control-plane error as its cause: the editing
+  // commands print it as Docker prints a daemon's refusal.
+  const fail = (path: string, msg: string, category: 'invalid-parameter' | 'forbidden' = 'forbidden'): never => {
+    throw new ScenarioError(file, path, msg, new NetworkError(category, msg));
+  };
+  const order = new Map(spec.networks.map((n, i) => [n.name, i]));
+  const pathOf = (net: string): string => spec.networks.find((n) => n.name === net)?.path ?? 'networks';
+  const attachPath = (net: string, port: string): string => {
+    const n = spec.networks.find((x) => x.name === net);
+    const j = n ? n.attach.findIndex((a) => resolvePortName(topo, a) === port) : -1;
+    return n && j >= 0 ? join(join(n.path, 'attach'), j) : pathOf(net);
+  };
+  interface Use { kind: 'attach' | 'parent' | 'vtep'; net: string; driver: string; vlan: number }
+  const uses = new Map<string, Use[]>();
+  const use = (port: string, u: Use) => uses.set(port, [...(uses.get(port) ?? []), u]);
+  for (const n of topo.networks) {
+    for (const inst of n.instances) {
+      if (n.driver === 'bridge') for (const p of inst.uplinks) use(p, { kind: 'attach', net: n.name, driver: n.driver, vlan: 0 });
+      if (n.driver === 'macvlan' || n.driver === 'ipvlan') for (const p of inst.uplinks) use(p, { kind: 'parent', net: n.name, driver: n.driver, vlan: inst.vlan });
+      if (n.driver === 'overlay' && inst.vtep) use(inst.vtep.port, { kind: 'vtep', net: n.name, driver: n.driver, vlan: 0 });
+    }
+  }
+  const later = (a: Use, b: Use): [Use, Use] => ((order.get(a.net) ?? -1) <= (order.get(b.net) ?? -1) ? [a, b] : [b, a]);
+  for (const [port, list] of uses) {
+    const attach = list.find((u) => u.kind === 'attach');
+    const other = list.find((u) => u.kind !== 'attach');
+    if (attach && other) {
+      const [first, second] = later(attach, other);
+      const what = (u: Use) => (u.kind === 'attach' ? `attached to bridge network ${u.net}` : u.kind === 'vtep' ? `the VTEP of overlay network ${u.net}` : `the parent of ${u.driver} network ${u.net}`);
+      const path = second.kind === 'attach' ? attachPath(second.net, port) : second.kind === 'parent' ? join(pathOf(second.net), 'options.parent') : pathOf(second.net);
+      fail(path, `interface ${port} is ${what(first)}: it cannot also be ${what(second)} (a bridge port carries nothing else)`);
+    }
+    for (const a of list) {
+      const b = list.find((x) => x.kind === 'parent' && a.kind === 'parent' && x.vlan === a.vlan && x.driver !== a.driver);
+      if (!b) continue;
+      const [first, second] = later(a, b);
+      const link = `${port.slice(port.indexOf('/') + 1)}${first.vlan ? `.${first.vlan}` : ''}`;
+      fail(join(pathOf(second.net), 'options.parent'),
+        `failed to create the ${second.driver} port: device or resource busy (${link} carries ${first.driver} network ${first.net})`);
+    }
+  }
+  // Two hosts with one address: their VTEPs (and underlay segment) would be one.
+  const owner = new Map<string, TopologyUplink>();
+  for (const h of topo.hosts) {
+    for (const u of h.uplinks) {
+      if (!u.ip) continue;
+      const o = owner.get(u.ip);
+      if (o && o.host !== u.host) {
+        const hs = spec.hosts?.find((x) => x.name === u.host);
+        fail(hs ? join(join(join(hs.path, 'interfaces'), u.name), 'ip') : 'hosts',
+          `Address already in use: ${u.ip} is also the address of ${o.port}`);
+      }
+      owner.set(u.ip, u);
+    }
+  }
+  // Addresses that are no host's: the data plane (and the kernel's routing) cannot use them.
+  for (const n of topo.networks) {
+    if (!n.subnet) continue;
+    const [a] = n.subnet.split('/');
+    const first = Number(a!.split('.')[0]);
+    const why = first === 0 ? 'this network (0.0.0.0/8)' : first === 127 ? 'loopback (127.0.0.0/8)' : first >= 224 ? 'multicast or reserved (224.0.0.0/3)' : null;
+    if (why) {
+      fail(join(pathOf(n.name), 'subnet'), `invalid subnet ${n.subnet}: its addresses are ${why}, not addresses an interface can have`, 'invalid-parameter');
+    }
+  }
+  for (const svc of topo.services) {
+    const s = spec.services.find((x) => x.name === svc.name);
+    const base = s?.path ?? 'services';
+    const net = topo.networks.find((n) => n.name === svc.network);
+    if (net && net.driver !== 'bridge' && net.driver !== 'overlay') {
+      fail(join(base, 'network'), `service ${svc.name}: network ${net.name} is a ${net.driver} network; netwasm balances services (IPVS) on bridge and overlay networks only`, 'invalid-parameter');
+    }
+    svc.ports.forEach((p, j) => {
+      if (p.protocol === 'sctp') fail(join(join(base, 'ports'), j), `service ${svc.name}: ${p.port}/sctp: netwasm's IPVS balances tcp and udp, not sctp`, 'invalid-parameter');
+    });
+  }
 }
 
 /** `hosts:` as controller host configs; without it, one host with the interfaces the networks name. */
@@ -203,6 +297,9 @@ function resolveReplay(spec: ScenarioSpec, topo: Topology, file: string, path: s
     if (!p) throw new ScenarioError(file, path, `no such port ${name} (ports are CONTAINER/ethN or HOST/IFACE)`);
     return p;
   };
+  for (const name of Object.keys(r.expect?.counters ?? {})) {
+    if (counterId(name) === undefined) throw new ScenarioError(file, join('replay.expect.counters', name), `unknown counter "${name}"`);
+  }
   return {
     inputs: Object.entries(r.inputs).map(([k, v]) => ({ port: port(k, join('replay.inputs', k)), file: abs(v) })),
     expect: r.expect
