@@ -13,10 +13,8 @@ export enum Ctr {
   GraphLocal = 3,
   GraphNoPort = 4,
   GraphPortDown = 5,
-  GraphBadDesc = 6,
   GraphTxFull = 7,
   GraphNoSlot = 8,
-  GraphMtuExceeded = 9,
   NoneDrop = 10,
 
   // ---- eth (64..127): Ethernet parsing ----------------------------------------

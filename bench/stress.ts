@@ -1,6 +1,6 @@
 // The large robustness runs of issue 9 (`npm run stress`): the fuzzer over
-// 100,000,000 frames (every node and the whole graph, a roomy and a tight
-// pool, several seeds), a MAC flood and a SYN flood of 10,000,000 each, and
+// 100,000,000 frames (every node and the whole graph; a roomy pool, a tight
+// one, a tight one with control-plane changes between vectors; several seeds), a MAC flood and a SYN flood of 10,000,000 each, and
 // the isolation matrix. Prints the figures and writes bench/results/stress.json.
 //
 //   node --import tsx bench/stress.ts [--frames N] [--macs N] [--syns N] [--seeds a,b,...]
@@ -29,21 +29,23 @@ const t0 = performance.now();
 const problems: string[] = [];
 
 // ---- fuzz -------------------------------------------------------------------------------
-console.log(`fuzz: ${FRAMES.toLocaleString('en')} frames over seeds ${SEEDS.join(', ')}, roomy and tight pools`);
-const runs: Array<{ seed: number; tight: boolean; report: Omit<FuzzReport, 'counters'> }> = [];
+console.log(`fuzz: ${FRAMES.toLocaleString('en')} frames over seeds ${SEEDS.join(', ')}: roomy pool, tight pool, tight pool with control-plane churn`);
+const runs: Array<{ seed: number; tight: boolean; churn: number; report: Omit<FuzzReport, 'counters'> }> = [];
 const counters: Record<string, number> = {};
-const per = Math.ceil(FRAMES / (SEEDS.length * 2));
+// Per seed: a roomy pool, a tight pool ending at the end of memory, and a tight pool with the control plane changing tables between vectors.
+const CONFIGS = [{ tight: false, churn: 0 }, { tight: true, churn: 0 }, { tight: true, churn: 0.3 }] as const;
+const per = Math.ceil(FRAMES / (SEEDS.length * CONFIGS.length));
 let fuzzed = 0;
 for (const seed of SEEDS) {
-  for (const tight of [false, true]) {
+  for (const { tight, churn } of CONFIGS) {
     const n = Math.min(per, FRAMES - fuzzed);
     if (n <= 0) break;
-    const r = new FuzzRunner({ seed, tight }).run(n);
+    const r = new FuzzRunner({ seed, tight, churn }).run(n);
     fuzzed += r.frames;
     const { counters: c, ...rest } = r;
     for (const [k, v] of Object.entries(c)) counters[k] = (counters[k] ?? 0) + v;
-    runs.push({ seed, tight, report: rest });
-    console.log(`  seed ${seed} ${tight ? 'tight' : 'roomy'}: ${r.frames.toLocaleString('en')} frames in ${r.seconds.toFixed(1)} s `
+    runs.push({ seed, tight, churn, report: rest });
+    console.log(`  seed ${seed} ${tight ? 'tight' : 'roomy'}${churn ? ` churn ${r.churn}` : ''}: ${r.frames.toLocaleString('en')} frames in ${r.seconds.toFixed(1)} s `
       + `(${(r.frames / r.seconds / 1e6).toFixed(2)} M/s): TX ${r.verdicts.tx}, DROP ${r.verdicts.drop}, LOCAL ${r.verdicts.local}; `
       + `traps ${r.traps}, unaccounted ${r.unaccounted}, slot leaks ${r.slotLeaks}, violations ${r.violations}`);
     for (const f of r.failures.slice(0, 5)) console.log(`    ${f}`);

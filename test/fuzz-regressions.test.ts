@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FuzzRunner, loadRegression, REGRESSIONS_DIR, P } from './helpers/fuzz.ts';
+import { FuzzRunner, loadRegression, REGRESSIONS_DIR, P, A, T0, Rng, build, buildFuzzTopology } from './helpers/fuzz.ts';
 import { Verdict, TX_SIZE, T_SLOT, T_OFF, T_LEN, T_PORT } from '../src/dataplane/index.ts';
 
 const R = suite('fuzz regressions: each saved frame replays cleanly');
@@ -97,6 +97,31 @@ R('udp-gso-at-memory-end: a UDP super-frame ending where memory ends is finished
   assert.is(rep.traps, 0);
   assert.is(dp.verdict(0), Verdict.TX);
   assert.is(dp.counter('offload-csum') - before, 1n, 'its checksum was completed');
+});
+
+R('a learning flood from the underlay leaves room for the static peers the control plane adds', () => {
+  // Found by the fuzzer's churn: learned stations (random inner MACs from
+  // random sender VTEPs on a learning overlay) filled the peer and remote
+  // tables, and netwasmd's next peerAdd failed with "table is full".
+  const t = buildFuzzTopology(1024);
+  const dp = t.dp;
+  const r = new Rng(7);
+  for (let v = 0; v < 8; v++) {
+    for (let i = 0; i < 256; i++) {
+      const vtep = `192.168.${1 + (r.u32() & 0x3f)}.${1 + (r.u32() & 0x7f)}`;
+      const mac = `02:42:0a:05:${(r.u32() & 0xff).toString(16).padStart(2, '0')}:${(r.u32() & 0xff).toString(16).padStart(2, '0')}`;
+      const inner = build.udp4(A.ovG, mac, '10.5.0.99', A.ovGip, 1, 2, 20);
+      assert.ok(dp.push(build.vxlan({ dmac: A.vtepMac, smac: A.rvtepMac[0]!, src: vtep, dst: A.vtepIp, vni: 4098 }, inner), P.vtep, T0 + 1, 0));
+    }
+    dp.run();
+    dp.releaseTx();
+  }
+  assert.ok(dp.counter('vxlan-learn-full') > 0n, 'learning hit its limit');
+  // The control plane still adds peers, to the learning overlay and to another one, with new VTEPs.
+  for (let i = 0; i < 8; i++) {
+    t.vxlan.setNeighbor(P.vtep, `192.168.200.${i + 1}`, `02:00:00:00:c8:${(i + 1).toString(16).padStart(2, '0')}`);
+    t.vxlan.peerAdd(i % 2 ? 0 : 2, { mac: `02:42:0a:0${i % 2 ? 0 : 5}:01:${(i + 1).toString(16).padStart(2, '0')}`, vtep: `192.168.200.${i + 1}` });
+  }
 });
 
 R.run();

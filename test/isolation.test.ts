@@ -8,7 +8,8 @@
 // of every VLAN, double tags and 802.1ad, VXLAN with a wrong VNI, VXLAN
 // inside VXLAN. Every frame that leaves must leave through a port of the
 // injecting port's network (for an uplink: the network its tag or VNI
-// names); frames that belong to no network must not leave at all.
+// names), and never reach a container its network keeps apart (ICC off,
+// macvlan private); frames that belong to no network must not leave at all.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { build as F, isolationMatrix, Matrix, ISOLATION_SCENARIO } from './helpers/fuzz.ts';
@@ -54,6 +55,14 @@ Iso('the matrix sees a leak when there is one (a b3 port put into b1 by mistake,
   assert.is(out, 'mv20');
   assert.is(m.uplinkLabel(m.uplinks.get('h1/eth0')!, F.arpReq(BC, m1.mac!, m1.ip!, m1.ip!, [99])), '-', 'a VLAN nobody uses belongs to no network');
   assert.is(m.leakCount, before);
+  // enable_icc=false undone on the data plane by mistake: a5's unicast to a4 is seen
+  const b3 = m.c.bridgeIds.get('h1/b3')!;
+  for (const p of ['a5/eth0', 'a4/eth0']) m.c.bridges.addPort(m.c.ports.get(p)!, { bridge: b3 });
+  const a4e = m.endpoints.get('a4/eth0')!;
+  const a5e = m.endpoints.get('a5/eth0')!;
+  m.inject('a4/eth0', 'bcast', F.arpReq(BC, a4e.mac!, a4e.ip!, a4e.ip!));
+  m.inject('a5/eth0', 'ucast-same', F.udp4(a4e.mac!, a5e.mac!, a5e.ip!, a4e.ip!, 1, 2));
+  assert.ok(m.leaks.some((l) => l.includes('left through a4/eth0 (h1/b3, two containers the network keeps apart)')), m.leaks.join('\n'));
 });
 
 Iso.run();
