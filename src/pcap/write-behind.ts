@@ -110,7 +110,7 @@ export class WriteBehind {
    * worker threads).
    */
   static start(chunkSize = 512 << 10, chunks = 16): WriteBehind | undefined {
-    if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined') return undefined;
+    if (!WriteBehind.supported) return undefined;
     try {
       if (availableParallelism() < 2) return undefined;
       return new WriteBehind(chunkSize, chunks);
@@ -119,8 +119,18 @@ export class WriteBehind {
     }
   }
 
+  /**
+   * Whether this runtime can run the write-behind thread: Node's
+   * worker_threads; not Deno, whose node:worker_threads cannot run the
+   * worker (an eval'd script sharing memory) — its writes fail.
+   */
+  static get supported(): boolean {
+    return typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
+  }
+
   /** A write-behind thread whatever the machine (throws if it cannot start one). */
   static create(chunkSize = 512 << 10, chunks = 16): WriteBehind {
+    if (!WriteBehind.supported) throw new Error('write-behind: not available under Deno (its worker_threads cannot run the writer); write directly');
     if (!Number.isInteger(chunkSize) || chunkSize < 64 || !Number.isInteger(chunks) || chunks < 1) {
       throw new RangeError(`write-behind: chunkSize must be an integer >= 64 and chunks >= 1, got ${chunkSize} x ${chunks}`);
     }

@@ -387,7 +387,7 @@ function run(dp: Dataplane, sources: Source[], opts: ReplayOptions, names: strin
             const file = join(outDir, outputFileName(name));
             if (writeBehind && !wbTried) {
               wbTried = true;
-              wb = opts.writeBehind === true ? WriteBehind.create(WRITE_BUFFER) : WriteBehind.start(WRITE_BUFFER);
+              wb = opts.writeBehind === true && WriteBehind.supported ? WriteBehind.create(WRITE_BUFFER) : WriteBehind.start(WRITE_BUFFER);
             }
             const resolution = ns() ? 'ns' : 'us';
             // Frames move into the buffer with copyWithin (a part of the data
