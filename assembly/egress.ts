@@ -5,7 +5,7 @@
 import { offloadEach } from './offload';
 import { D_LEN, D_DROP, D_VNET_FLAGS, D_GSO_TYPE, D_GSO_SIZE, D_HDR_LEN, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
 import { Ctr } from './counters';
-import { emitDesc, releaseDesc } from './graph';
+import { emitDesc, emitInline, releaseDesc } from './graph';
 import { port, count } from './state';
 import { framePtr } from './frame';
 import { vlanEgress, isTpid } from './vlan';
@@ -30,7 +30,8 @@ export function portEgress(x: usize, out: u32): void {
 }
 
 /** A bridge port: VLAN rule, then MTU (an 802.1Q tag does not count against it). */
-function bridgePortEgress(x: usize, q: usize, out: u32): void {
+// @ts-ignore: decorator
+@inline function bridgePortEgress(x: usize, q: usize, out: u32): void {
   let frame = framePtr(x);
   if (<u32>load<u8>(q, P_VLAN_MODE) != VlanMode.NONE) {
     frame = vlanEgress(x, frame, q);
@@ -50,5 +51,5 @@ function bridgePortEgress(x: usize, q: usize, out: u32): void {
       return releaseDesc(x);
     }
   }
-  emitDesc(x, out);
+  emitInline(x, out);
 }

@@ -43,7 +43,8 @@ export const BROADCAST: u64 = 0xffffffffffff;
  * the drop reason and returns 0 (no frame ever lives at address 0). Order: a descriptor pointing outside the pool first, then a
  * frame that does not fit its slot, then runts, then lying 802.3 lengths.
  */
-export function ethCheck(d: usize): usize {
+// @ts-ignore: decorator
+@inline export function ethCheck(d: usize): usize {
   const slot = load<u32>(d, D_SLOT);
   const off = load<u32>(d, D_OFF);
   const len = load<u32>(d, D_LEN);

@@ -128,13 +128,21 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
 // @ts-ignore: decorator
 @inline export function fdbProbe(bridge: u32, vlan: u32, mac: u64): usize {
   const key = fdbKey(vlan, mac);
-  let i = fdbHash(bridge, vlan, mac) & fdbMask;
-  let e = slot(i);
-  let k = load<u64>(e);
-  while (k != 0 && (k != key || <u32>load<u16>(e, FDB_E_BRIDGE) != bridge)) {
-    i = (i + 1) & fdbMask;
-    e = slot(i);
-    k = load<u64>(e);
+  // Table base and mask in locals, and one branch per outcome: the common
+  // case (a hit in the home slot) leaves after one load and two compares.
+  const base = fdbBase;
+  const mask = fdbMask;
+  let i = fdbHash(bridge, vlan, mac) & mask;
+  let e: usize;
+  for (;;) {
+    e = base + (<usize>i << 4);
+    const k = load<u64>(e);
+    if (k == key) {
+      if (<u32>load<u16>(e, FDB_E_BRIDGE) == bridge) break;
+    } else if (k == 0) {
+      break;
+    }
+    i = (i + 1) & mask;
   }
   return e;
 }
@@ -159,11 +167,28 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
  * as the Linux bridge's br_fdb_update does: refresh, move (counted), or create
  * within the bridge's learn limit and the table's capacity (both counted when hit).
  */
-export function fdbLearn(b: u32, vlan: u32, mac: u64, port: u32, now: u32): void {
-  const br = bridgeRec(b);
-  const ageing = load<u32>(br, BR_AGEING);
+// @ts-ignore: decorator
+@inline export function fdbLearn(b: u32, vlan: u32, mac: u64, port: u32, now: u32): void {
+  const ageing = load<u32>(bridgeRec(b), BR_AGEING);
   if (ageing == 0) return; // Linux: an ageing time of 0 turns learning off (the bridge floods)
   const e = fdbProbe(b, vlan, mac);
+  // The common case inline: a fresh station heard again on its own port (only
+  // its time moves); everything else (new, moved, expired, local) out of line.
+  if (
+    load<u64>(e) != 0 &&
+    (load<u8>(e, FDB_E_FLAGS) & <u8>FdbFlag.LOCAL) == 0 &&
+    <u32>load<u8>(e, FDB_E_PORT) == port &&
+    fdbFresh(e, now, ageing)
+  ) {
+    if (load<u32>(e, FDB_E_SEEN) != now) store<u32>(e, now, FDB_E_SEEN);
+    return;
+  }
+  fdbLearnAt(b, vlan, mac, port, now, e, ageing);
+}
+
+/** fdbLearn's general case, at the probed slot e (the entry or the empty slot). */
+function fdbLearnAt(b: u32, vlan: u32, mac: u64, port: u32, now: u32, e: usize, ageing: u32): void {
+  const br = bridgeRec(b);
   if (load<u64>(e) != 0) {
     const flags = load<u8>(e, FDB_E_FLAGS);
     if (flags & <u8>FdbFlag.LOCAL) {

@@ -30,6 +30,12 @@ let curDesc: usize = 0;
  * vector the frame is dropped, counted (graph-tx-full), and a copy's slot freed.
  */
 export function emitDesc(x: usize, out: u32): void {
+  emitInline(x, out);
+}
+
+/** emitDesc, inlined into the hot egress path (portEgress's bridge port). */
+// @ts-ignore: decorator
+@inline export function emitInline(x: usize, out: u32): void {
   if (txCount >= <u32>MAX_TX) {
     count(Ctr.GraphTxFull);
     if (x != curDesc) slotFree(load<u32>(x, D_SLOT));
@@ -122,7 +128,8 @@ export function runVector(n: u32): u32 {
   return txCount;
 }
 
-function processOne(d: usize): void {
+// @ts-ignore: decorator
+@inline function processOne(d: usize): void {
   const frame = ethCheck(d);
   if (frame == 0) return;
   const inPort = <u32>load<u16>(d, D_IN_PORT);
