@@ -25,6 +25,9 @@ export interface ReplayRun {
   counterMismatches: string[];
 }
 
+/** A replay's fixed connection-table hash seed: the same inputs, the same outputs. */
+export const REPLAY_CONN_SEED = 0x9e3779b9;
+
 class ArgError extends Error {
   readonly exitCode = 2;
 }
@@ -86,7 +89,7 @@ export function runScenario(o: RunOpts): ReplayRun {
   }
   let compiled: ReturnType<typeof compileTopology>;
   try {
-    compiled = compileTopology(topo, { hostBytes: REPLAY_HOST_BYTES });
+    compiled = compileTopology(topo, { hostBytes: REPLAY_HOST_BYTES, connSeed: REPLAY_CONN_SEED });
   } catch (e) {
     // What the data plane cannot hold (more ports than it has...): exit 2 with the file named, not a stack.
     if (e instanceof CompileError) throw new ScenarioError(o.scenario, '', e.message, e);

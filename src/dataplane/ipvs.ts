@@ -157,7 +157,7 @@ export function ipvsTablePlan(opts: Readonly<DataplaneOptions>): TablePlan | nul
       set(I.IH_WORK_BYTES, lay.workBytes);
       set(I.IH_CONN_BUCKET_PTR, lay.connBucketPtr);
       set(I.IH_CONN_ENTRIES, lay.connEntries);
-      set(I.IH_CONN_SEED, (Math.random() * 0x100000000) >>> 0);
+      set(I.IH_CONN_SEED, opts.connSeed !== undefined ? opts.connSeed >>> 0 : (Math.random() * 0x100000000) >>> 0);
       set(I.IH_SYSCTL, I.IpvsSysctl.EXPIRE_NODEST_CONN);
       set(I.IH_SWEEP_STEP, Math.max(64, lay.connBuckets >>> 8));
       DEFAULT_TIMEOUTS.forEach((t, i) => set(I.IH_TIMEOUTS + i * 4, t));

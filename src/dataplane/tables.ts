@@ -36,6 +36,12 @@ export interface DataplaneOptions {
   /** Most VTEPs in one VXLAN flood list, default 64. */
   vxlanFloodMax?: number;
   /** IPVS connection table entries, fixed at creation (default 1048576; 64 + 4 bytes each; 0 = no IPVS). */
+  /**
+   * Seed of the connection table's hash. Default: random, as the kernel
+   * randomises its hashes against hash flooding; a replay gives a fixed one so
+   * that the same inputs always give the same table layout.
+   */
+  connSeed?: number;
   connCapacity?: number;
   /** Most IPVS virtual services (default 256). */
   ipvsServices?: number;
