@@ -12,7 +12,7 @@ import { bridgeInput } from './bridge';
 import { vtepInput, vtepClaims } from './vxlan';
 import { parentInput, childInput } from './macvlan';
 import {
-  count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, descBase, slotSize,
+  count, countN, desc, port, slotPtr, slotAlloc, slotFree, txEntry, txCount, resetTx, bumpTx, slotSize,
 } from './state';
 
 /** Index of the descriptor being processed (for transmit entries' T_SRC). */
@@ -191,8 +191,4 @@ function finish(d: usize): void {
   }
   // A slot handed to an entry that was then refused (full vector) is already free.
   if (reason != Ctr.EthBadSlot && !slotGiven) slotFree(load<u32>(d, D_SLOT));
-}
-
-export function descriptorBase(): usize {
-  return descBase;
 }

@@ -184,6 +184,18 @@ function fixSegment(f: usize, k: u32, n: u32, chunk: u32, mss: u32, id0: u16, se
   store<u16>(f + hL4 + (hTcp ? 16 : 6), bswap<u16>(l4Checksum(f, l4len)));
 }
 
+/**
+ * Writes segment j of k of the super-frame at f into p: its `hdr` bytes of
+ * headers, `chunk` bytes of payload, fixed up (parseHeaders' results describe
+ * f's headers, which the copy shares).
+ */
+// @ts-ignore: decorator
+@inline function copySegment(p: usize, f: usize, hdr: u32, j: u32, k: u32, chunk: u32, mss: u32, id0: u16, seq0: u32, flags0: u8): void {
+  memory.copy(p, f, hdr);
+  memory.copy(p + hdr, f + hdr + j * mss, chunk);
+  fixSegment(p, j, k, chunk, mss, id0, seq0, flags0);
+}
+
 // ---- the transmit vector ------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -315,9 +327,7 @@ function segment(t: usize, dst: u32, k: u32): void {
     const chunk = j + 1 < k ? mss : payload - j * mss;
     const s = <u32>slotAlloc(); // reserved in pass 1
     const p = slotPtr(s) + HEADROOM;
-    memory.copy(p, f, hdr);
-    memory.copy(p + hdr, f + hdr + j * mss, chunk);
-    fixSegment(p, j, k, chunk, mss, id0, seq0, flags0);
+    copySegment(p, f, hdr, j, k, chunk, mss, id0, seq0, flags0);
     const e = txEntry(dst + j);
     store<u32>(e, s, T_SLOT);
     store<u32>(e, HEADROOM, T_OFF);
@@ -387,10 +397,7 @@ export function offloadEach(x: usize, out: u32, fn: (x: usize, out: u32) => void
       return offloadDrop(x, Ctr.OffloadNoSlot);
     }
     const p = slotPtr(<u32>s) + HEADROOM;
-    memory.copy(p, f, hdr);
-    memory.copy(p + hdr, f + hdr + j * mss, mss);
-    // parseHeaders' results describe f's headers, which p's copy shares.
-    fixSegment(p, j, k, mss, mss, id0, seq0, flags0);
+    copySegment(p, f, hdr, j, k, mss, mss, id0, seq0, flags0);
     for (let o: usize = 0; o < <usize>DESC_SIZE; o += 16) v128.store(y + o, v128.load(x + o));
     store<u32>(y, <u32>s, D_SLOT);
     store<u32>(y, HEADROOM, D_OFF);
