@@ -20,6 +20,7 @@
  */
 import * as L from './layout.ts';
 import type { Dataplane } from './dataplane.ts';
+import { parseMac, parseIp4 } from './dataplane.ts';
 import type { DataplaneOptions, TablePlan } from './tables.ts';
 
 /** Docker's VXLAN UDP port (IANA). */
@@ -654,13 +655,6 @@ function checkPort(id: number): void {
 
 const hex2 = (b: number): string => b.toString(16).padStart(2, '0');
 
-/** "02:00:00:00:00:01" -> 6 bytes. */
-export function parseMac(s: string): Uint8Array {
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(s);
-  if (!m) throw new Error(`invalid MAC address "${s}"`);
-  return Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16)));
-}
-
 function macNorm(s: string): string {
   return Array.from(parseMac(s), hex2).join(':');
 }
@@ -668,13 +662,6 @@ function macNorm(s: string): string {
 function macParts(s: string): [number, number] {
   const b = parseMac(s);
   return [(b[0]! << 8) | b[1]!, ((b[2]! << 24) | (b[3]! << 16) | (b[4]! << 8) | b[5]!) >>> 0];
-}
-
-/** "10.0.0.1" -> 4 bytes. */
-export function parseIp4(s: string): Uint8Array {
-  const parts = s.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`invalid IPv4 address "${s}"`);
-  return Uint8Array.from(parts.map(Number));
 }
 
 /** An IPv4 address as the data plane's load<u32> reads it. */
