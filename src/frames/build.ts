@@ -8,21 +8,16 @@
  * ```
  */
 
+import { parseMac, parseIp4 } from '../dataplane/dataplane.ts';
+
 export const ETH_IPV4 = 0x0800;
 export const ETH_ARP = 0x0806;
 export const ETH_VLAN = 0x8100;
 
-export function mac(s: string): Uint8Array {
-  const m = s.split(':');
-  if (m.length !== 6 || m.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new Error(`invalid MAC address "${s}"`);
-  return Uint8Array.from(m.map((x) => parseInt(x, 16)));
-}
-
-export function ip4(s: string): Uint8Array {
-  const p = s.split('.');
-  if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) throw new Error(`invalid IPv4 address "${s}"`);
-  return Uint8Array.from(p.map(Number));
-}
+/** "02:00:00:00:00:01" -> 6 bytes (the Dataplane's parser). */
+export const mac = parseMac;
+/** "10.0.0.1" -> 4 bytes (the Dataplane's parser). */
+export const ip4 = parseIp4;
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
