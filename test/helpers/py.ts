@@ -42,11 +42,16 @@ while True:
 print(n, h.hexdigest())
 `,
   // client.py ADDR PORT MBYTES: sends random bytes, prints "bytes sha256".
+  // The bytes are made 1 MiB at a time as they are sent: a long transfer
+  // starts at once instead of after seconds of os.urandom on a busy machine.
   'client.py': `
 import socket, hashlib, os, sys
-data = os.urandom(int(float(sys.argv[3]) * (1 << 20)))
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20); s.sendall(data); s.close()
-print(len(data), hashlib.sha256(data).hexdigest())
+total = int(float(sys.argv[3]) * (1 << 20)); h = hashlib.sha256(); sent = 0
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+while sent < total:
+    d = os.urandom(min(1 << 20, total - sent)); s.sendall(d); h.update(d); sent += len(d)
+s.close()
+print(sent, h.hexdigest())
 `,
   // inject.py IF HEX: sends one raw frame out of IF.
   'inject.py': `
