@@ -5,7 +5,7 @@
 // fields, the free-slot stack) is handed over by the TypeScript host from
 // assembly/layout.ts, so the ABI has a single source.
 //
-//   openPacket(ifname, opts)  -> {fd, ifindex, mtu, mac, vnetHdr, qdiscBypass}
+//   openPacket(ifname, opts)  -> {fd, ifindex, mtu, mac, vnetHdr, qdiscBypass, ring, txFd}
 //   openTap(name, opts)       -> {fd, name, ifindex, vnetHdr, offloads}
 //   close(fd), ifindex(name), kernelStats(fd)
 //   bindPool(memoryBuffer, cfg) -> pool        (one per Dataplane)
@@ -40,6 +40,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -59,6 +60,13 @@
 #endif
 
 #define BATCH 256
+// Receive ring of an AF_PACKET port (TPACKET_V2): frames of 2 KiB (a 1514-byte
+// frame, its virtio header and the ring's own header fit; longer ones are
+// read whole from the socket), in 128 KiB blocks, 4096 frames by default
+// (8 MiB, as much as the 8 MiB receive buffer it replaces holds of small frames).
+#define RING_FRAME 2048
+#define RING_BLOCK (128 * 1024)
+#define RING_FRAMES 4096
 #define NPORTS 256
 #define VNET_LEN ((int)sizeof(struct virtio_net_hdr))
 
@@ -204,6 +212,39 @@ static inline void count(pool_t *pl, int c, uint64_t n) {
   memcpy(p, &v, 8);
 }
 
+// ---- per-socket extras: the receive ring and the transmit socket ---------------
+// An AF_PACKET port receives through a TPACKET_V2 ring (PACKET_RX_RING,
+// mmap'ed): the kernel copies each frame into the ring in its softirq and
+// user space takes a batch with no system call, one memcpy per frame into its
+// pool slot. A frame too long for a ring frame (a GSO super-frame, a jumbo
+// frame) is marked TP_STATUS_COPY and waits whole in the socket's receive
+// queue (PACKET_COPY_THRESH), where recvmsg reads it, in order. Frames go out
+// of a second AF_PACKET socket bound to the same interface with protocol 0:
+// it receives nothing, and since no poller waits on it, freeing a sent frame
+// wakes nobody (on the watched socket every sent frame ran the epoll wake-up
+// callback). Both hang off the receiving socket's fd; close(fd) drops them.
+
+typedef struct {
+  uint8_t *map;
+  size_t map_len;
+  uint32_t frame_size, frame_nr, head;
+  int tx_fd;
+} sockx_t;
+
+#define SOCKX_MAX 65536
+static sockx_t *sockx[SOCKX_MAX];
+
+static inline sockx_t *sockx_of(int fd) { return fd >= 0 && fd < SOCKX_MAX ? sockx[fd] : NULL; }
+
+static void sockx_drop(int fd) {
+  sockx_t *x = sockx_of(fd);
+  if (!x) return;
+  sockx[fd] = NULL;
+  if (x->map) munmap(x->map, x->map_len);
+  if (x->tx_fd >= 0) close(x->tx_fd);
+  free(x);
+}
+
 // ---- opening ports ------------------------------------------------------------
 
 static void set_buf(int fd, int force_opt, int opt, int bytes) {
@@ -211,7 +252,8 @@ static void set_buf(int fd, int force_opt, int opt, int bytes) {
   if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) < 0) setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
 }
 
-// openPacket(ifname, {promisc=true, vnetHdr=true, qdiscBypass=false, ignoreOutgoing=true, rcvbuf, sndbuf})
+// openPacket(ifname, {promisc=true, vnetHdr=true, qdiscBypass=false, ignoreOutgoing=true, rcvbuf, sndbuf,
+//                     ring=RING_FRAMES (0: recvmmsg), txSocket=true})
 static napi_value open_packet(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -229,6 +271,8 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
   int ignore_out = get_bool(env, o, "ignoreOutgoing", 1);
   int rcvbuf = (int)get_num(env, o, "rcvbuf", 8 << 20);
   int sndbuf = (int)get_num(env, o, "sndbuf", 8 << 20);
+  double ring_req = get_num(env, o, "ring", RING_FRAMES);
+  int want_tx = get_bool(env, o, "txSocket", 1);
 
   // Protocol 0 until bound: a socket made with ETH_P_ALL would see every
   // interface's frames in the window before bind().
@@ -258,6 +302,34 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
   if (bypass) bypassed = setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) == 0;
   set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
   set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+  // The receive ring (before bind, so that no frame takes the other path
+  // first). If the kernel refuses it, the socket still works with recvmmsg.
+  uint8_t *map = NULL;
+  size_t map_len = 0;
+  uint32_t frame_nr = 0;
+  if (ring_req >= 1) {
+    uint32_t want = ring_req > 1 << 20 ? 1 << 20 : (uint32_t)ring_req;
+    const uint32_t per_block = RING_BLOCK / RING_FRAME;
+    uint32_t blocks = (want + per_block - 1) / per_block;
+    int v = TPACKET_V2, thresh = 1;
+    struct tpacket_req req = {.tp_block_size = RING_BLOCK, .tp_block_nr = blocks, .tp_frame_size = RING_FRAME,
+                              .tp_frame_nr = blocks * per_block};
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof v) == 0 &&
+        setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &thresh, sizeof thresh) == 0 &&
+        setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) == 0) {
+      map_len = (size_t)RING_BLOCK * blocks;
+      void *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (m != MAP_FAILED) {
+        map = m;
+        frame_nr = req.tp_frame_nr;
+      } else {
+        // Without the mapping the ring would fill and drop: take it down again.
+        memset(&req, 0, sizeof req);
+        setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req);
+        map_len = 0;
+      }
+    }
+  }
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
   sll.sll_family = AF_PACKET;
@@ -265,6 +337,7 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
   sll.sll_ifindex = (int)ifindex;
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
     int e = errno;
+    if (map) munmap(map, map_len);
     close(fd);
     return throw_errno(env, e == ENXIO ? ENODEV : e, "cannot bind an AF_PACKET socket to", name, NULL);
   }
@@ -275,9 +348,57 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
     mr.mr_type = PACKET_MR_PROMISC;
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) {
       int e = errno;
+      if (map) munmap(map, map_len);
       close(fd);
       return throw_errno(env, e, "cannot set promiscuous mode on", name, NULL);
     }
+  }
+  // The transmit socket: protocol 0 (bound to the interface, it receives
+  // nothing), the same virtio header, buffers and qdisc choice.
+  int tx_fd = -1;
+  if (want_tx && fd < SOCKX_MAX) {
+    tx_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int ok = tx_fd >= 0 && (!vnet || setsockopt(tx_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0);
+    if (ok && bypassed) ok = setsockopt(tx_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) == 0;
+    if (ok) {
+      set_buf(tx_fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+      struct sockaddr_ll tl;
+      memset(&tl, 0, sizeof tl);
+      tl.sll_family = AF_PACKET;
+      tl.sll_protocol = 0;
+      tl.sll_ifindex = (int)ifindex;
+      ok = bind(tx_fd, (struct sockaddr *)&tl, sizeof tl) == 0;
+    }
+    if (!ok && tx_fd >= 0) {
+      close(tx_fd);
+      tx_fd = -1;
+    }
+  }
+  if ((map || tx_fd >= 0) && fd < SOCKX_MAX) {
+    sockx_drop(fd);  // a stale entry of a descriptor closed behind our back
+    sockx_t *x = calloc(1, sizeof *x);
+    if (x) {
+      x->map = map;
+      x->map_len = map_len;
+      x->frame_size = RING_FRAME;
+      x->frame_nr = frame_nr;
+      x->head = 0;
+      x->tx_fd = tx_fd;
+      sockx[fd] = x;
+    }
+    if (!x) {
+      if (map) munmap(map, map_len);
+      if (tx_fd >= 0) close(tx_fd);
+      close(fd);
+      return throw_errno(env, ENOMEM, "out of memory opening", name, NULL);
+    }
+  } else if (map) {
+    munmap(map, map_len);  // fd beyond the table: plain recvmmsg
+    struct tpacket_req z;
+    memset(&z, 0, sizeof z);
+    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &z, sizeof z);
+    map = NULL;
+    frame_nr = 0;
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
@@ -299,6 +420,8 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, r, "mac", s);
   set_bool(env, r, "vnetHdr", vnet);
   set_bool(env, r, "qdiscBypass", bypassed);
+  set_num(env, r, "ring", frame_nr);
+  set_num(env, r, "txFd", tx_fd);
   return r;
 }
 
@@ -368,6 +491,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return NULL;
+  sockx_drop(fd);
   close(fd);
   return NULL;
 }
@@ -559,6 +683,100 @@ static inline void describe(pool_t *pl, uint32_t di, uint32_t slot, uint32_t len
   }
 }
 
+// Takes up to n frames from port p's receive ring into the n free slots on
+// top of the free stack and describes them from descriptor di on. Returns
+// the count, or -errno (a socket error, only when the ring is empty).
+static int64_t rx_ring(pool_t *pl, port_t *p, sockx_t *x, uint32_t port, uint32_t di, uint32_t n, uint32_t top) {
+  uint8_t *fr = pl->mem + pl->free_base;
+  for (uint32_t i = 0; i < n; i++)
+    if (r32(fr + pl->free_entries + 4ull * (top - 1 - i)) >= pl->slots) return -EFAULT;
+  const uint32_t cap = pl->slot_size - pl->headroom;
+  const uint32_t vl = p->vnet ? (uint32_t)VNET_LEN : 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint32_t got = 0;
+  uint64_t bytes = 0, gso = 0, csum = 0, trunc = 0, bad = 0;
+  struct virtio_net_hdr vh;
+  while (got < n) {
+    uint8_t *f = x->map + (size_t)x->head * x->frame_size;
+    struct tpacket2_hdr *h = (struct tpacket2_hdr *)f;
+    uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+    if (!(st & TP_STATUS_USER)) break;
+    uint32_t s = r32(fr + pl->free_entries + 4ull * (top - 1 - got));
+    uint8_t *dst = pl->mem + pl->pool_base + (uint64_t)s * pl->slot_size + pl->headroom;
+    uint32_t len = 0, mac = h->tp_mac, snap = h->tp_snaplen;
+    int ok = 0, from_ring = 1;
+    if (st & TP_STATUS_COPY) {
+      // The whole frame waits in the receive queue, in ring order.
+      struct iovec iv[2];
+      int k = 0;
+      if (vl) iv[k++] = (struct iovec){&vh, vl};
+      iv[k++] = (struct iovec){dst, cap};
+      struct msghdr mh;
+      memset(&mh, 0, sizeof mh);
+      mh.msg_iov = iv;
+      mh.msg_iovlen = (size_t)k;
+      ssize_t r;
+      do r = recvmsg(p->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+      while (r < 0 && errno == EINTR);
+      if (r >= 0) {
+        from_ring = 0;
+        ok = 1;
+        len = (uint32_t)r > vl ? (uint32_t)r - vl : 0;
+        if (mh.msg_flags & MSG_TRUNC) trunc++;
+      } else if (errno == EINVAL) {
+        from_ring = 0;  // a virtio header the kernel cannot express: consumed
+        bad++;
+      }
+    }
+    if (from_ring && mac >= vl + sizeof(struct tpacket2_hdr) && mac <= x->frame_size && snap <= x->frame_size - mac) {
+      len = h->tp_len;
+      if (snap < len && len <= cap) {
+        // Cut short and not queued whole (the receive buffer was full): lost.
+        trunc++;
+      } else {
+        memcpy(dst, f + mac, snap < cap ? snap : cap);
+        if (len > cap) trunc++;  // keeps its true length: eth-oversize
+        if (vl) memcpy(&vh, f + mac - vl, vl);
+        ok = 1;
+      }
+    }
+    __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    if (++x->head == x->frame_nr) x->head = 0;
+    if (!ok) continue;
+    if (vl) {
+      if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) gso++;
+      if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) csum++;
+    }
+    describe(pl, di + got, s, len, port, &ts, vl ? &vh : NULL);
+    bytes += len;
+    got++;
+  }
+  w32(fr + pl->free_top, top - got);
+  p->rx += got;
+  p->rx_bytes += bytes;
+  p->rx_gso += gso;
+  p->rx_csum += csum;
+  p->rx_trunc += trunc;
+  p->rx_bad_vnet += bad;
+  count(pl, C_RX, got);
+  count(pl, C_RX_TRUNC, trunc);
+  count(pl, C_RX_BAD_VNET, bad);
+  if (got == 0) {
+    // Nothing waiting: report (and clear) a socket error, as recvmmsg would
+    // (ENETDOWN when the interface went down or away).
+    int e = 0;
+    socklen_t el = sizeof e;
+    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e != 0) {
+      p->rx_error++;
+      p->last_errno = e;
+      count(pl, C_RX_ERROR, 1);
+      return -e;
+    }
+  }
+  return got;
+}
+
 // rx(pool, port, descIndex, max) -> frames described into descriptors
 // [descIndex, descIndex + n), or -errno on a socket error (ENETDOWN when the
 // interface went down or away). Never blocks.
@@ -588,6 +806,8 @@ static napi_value js_rx(napi_env env, napi_callback_info info) {
   }
   const uint32_t cap = pl->slot_size - pl->headroom;
   const int vl = p->vnet ? VNET_LEN : 0;
+  sockx_t *x = p->kind == KIND_PACKET ? sockx_of(p->fd) : NULL;
+  if (x && x->map) return num(env, rx_ring(pl, p, x, (uint32_t)port, di, n, top));
   for (uint32_t i = 0; i < n; i++) {
     uint32_t s = r32(fr + pl->free_entries + 4ull * (top - 1 - i));
     if (s >= pl->slots) return num(env, -EFAULT);
@@ -687,9 +907,11 @@ static void tx_fail(pool_t *pl, port_t *p, int e, uint64_t n) {
 // Sends msgs[0, m) on port p. Returns the number sent.
 static uint32_t send_batch(pool_t *pl, port_t *p, uint32_t m) {
   uint32_t i = 0, sent = 0;
+  sockx_t *x = p->kind == KIND_PACKET ? sockx_of(p->fd) : NULL;
+  const int out = x && x->tx_fd >= 0 ? x->tx_fd : p->fd;
   while (i < m) {
     if (p->kind == KIND_PACKET) {
-      int r = sendmmsg(p->fd, pl->msgs + i, m - i, MSG_DONTWAIT);
+      int r = sendmmsg(out, pl->msgs + i, m - i, MSG_DONTWAIT);
       if (r > 0) {
         for (int k = 0; k < r; k++) {
           p->tx_bytes += pl->msgs[i + k].msg_len - (p->vnet ? VNET_LEN : 0);

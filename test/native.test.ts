@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PortKind } from '../src/dataplane/index.ts';
+import * as L from '../src/dataplane/layout.ts';
 import { HostLoop, HostPort, hostDataplane, isDeno, native, nativePath, poolOf } from '../src/host/index.ts';
 import { hasCommand, hostTest, ifName, netnsName, NetnsSet, run } from './helpers/netns.ts';
 
@@ -125,6 +126,53 @@ hostTest(Counters, 'a frame longer than a slot is read with its true length and 
     set.cleanup();
   }
 });
+
+for (const ring of [4096, 0]) {
+  hostTest(Counters, `${ring ? 'receive ring' : 'recvmmsg'}: small, jumbo (longer than a ring frame) and 1514-byte frames arrive whole and in order, then a deleted interface is ENETDOWN`, async () => {
+    const set = new NetnsSet();
+    const dp = hostDataplane({ slots: 64 });
+    try {
+      const [x, y] = pair(set, 9000);
+      const port = HostPort.openPacket(x, { ring });
+      assert.is(port.ring, ring, ring ? 'the ring is mapped' : 'no ring asked for');
+      const sizes = [60, 9014, 100, 4000, 1514, 2000, 64];
+      const frame = (i: number, n: number): string => '020000000002020000000001' + '88b5' + (i.toString(16).padStart(2, '0') + 'ab').repeat((n - 14) >> 1);
+      const hex = sizes.map((n, i) => `'${frame(i, n)}'`).join(',');
+      run('python3', ['-c', `import socket; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('${y}',0))\nfor f in [${hex}]: s.send(bytes.fromhex(f))`]);
+      const got: Uint8Array[] = [];
+      const end = Date.now() + 5000;
+      while (got.length < sizes.length && Date.now() < end) {
+        const n = port.rx(dp, 0, 0, 64);
+        for (let i = 0; i < n; i++) {
+          const d = dp.regions.desc!.ptr + i * L.DESC_SIZE;
+          const slot = dp.view.getUint32(d + L.D_SLOT, true);
+          const a = dp.slotAddr(slot) + dp.view.getUint32(d + L.D_OFF, true);
+          got.push(dp.bytes.slice(a, a + dp.view.getUint32(d + L.D_LEN, true)));
+          dp.freeSlot(slot);
+        }
+        if (!n) await sleep(10);
+      }
+      assert.equal(got.map((f) => f.length), sizes, 'every frame whole, in order');
+      got.forEach((f, i) => assert.is(Buffer.from(f).toString('hex'), frame(i, sizes[i]!), `frame ${i} byte for byte`));
+      assert.is(dp.counter('host-rx'), BigInt(sizes.length));
+      assert.is(dp.counter('host-rx-trunc'), 0n);
+      run('ip', ['link', 'del', x]);
+      let code = '';
+      for (let i = 0; i < 50 && !code; i++) {
+        try {
+          port.rx(dp, 0, 0, 64);
+        } catch (e) {
+          code = (e as { code: string }).code;
+        }
+        if (!code) await sleep(20);
+      }
+      assert.is(code, 'ENETDOWN', 'the socket error is reported once the ring is empty');
+      port.close();
+    } finally {
+      set.cleanup();
+    }
+  });
+}
 
 hostTest(Counters, 'a frame the interface refuses as too long is counted (host-tx-too-big), the rest still go', () => {
   const set = new NetnsSet();

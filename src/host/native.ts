@@ -14,6 +14,10 @@ export interface NativePacketInfo {
   mac: string;
   vnetHdr: boolean;
   qdiscBypass: boolean;
+  /** Frames in the TPACKET_V2 receive ring (0: no ring, recvmmsg). */
+  ring: number;
+  /** The separate transmit socket (-1: frames go out of `fd`). Closed with `fd`. */
+  txFd: number;
 }
 
 /** What `openTap` returns. */

@@ -35,6 +35,20 @@ export interface PacketOptions {
   rcvbuf?: number;
   /** Socket send buffer in bytes (default 8 MiB). */
   sndbuf?: number;
+  /**
+   * Frames in the mmap'ed TPACKET_V2 receive ring (default 4096, 2 KiB each;
+   * 0: no ring, every batch is a recvmmsg). The kernel copies frames into the
+   * ring as they arrive, a batch is taken with no system call; frames longer
+   * than a ring frame (super-frames, jumbo frames) are read whole from the
+   * socket, in order.
+   */
+  ring?: number;
+  /**
+   * Send from a second socket bound to the interface that receives nothing
+   * and is never polled (default true): a sent frame's release then wakes no
+   * poller, as it does on the watched receiving socket.
+   */
+  txSocket?: boolean;
 }
 
 /** Options of a TAP port. */
@@ -97,6 +111,7 @@ export class HostPort {
   private _mtu = 0;
   private _mac = '';
   private _offloads = 0;
+  private _ring = 0;
   /** Data planes and ports this interface is bound to (the adapter's port table). */
   private bound: Array<{ dp: Dataplane; port: number }> = [];
 
@@ -150,6 +165,10 @@ export class HostPort {
   get mac(): string {
     return this._mac;
   }
+  /** Frames in the receive ring (AF_PACKET ports; 0: recvmmsg). */
+  get ring(): number {
+    return this._ring;
+  }
   /** TUN_F_* offloads the kernel accepted (TAP ports). */
   get offloads(): number {
     return this._offloads;
@@ -170,6 +189,7 @@ export class HostPort {
       this._ifindex = i.ifindex;
       this._mtu = i.mtu;
       this._mac = i.mac;
+      this._ring = i.ring;
     } else {
       const i = n.openTap(this.name, { ...this.opts, vnetHdr: this.vnetHdr });
       this._fd = i.fd;
@@ -220,7 +240,7 @@ export class HostPort {
   }
 
   /**
-   * Receives a batch (recvmmsg, or reads on a TAP) straight into free pool
+   * Receives a batch (from the receive ring or recvmmsg, or reads on a TAP) into free pool
    * slots of `dp` and describes the frames as input descriptors
    * [at, at + n) arriving on `port`, offload metadata included. Never blocks.
    * Returns n (0 when nothing is waiting); run them with `dp.run(at + n)`.
