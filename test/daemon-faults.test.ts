@@ -285,6 +285,9 @@ hostTest(Full, 'sendmmsg gets ENOBUFS on one port: counted as host-tx-nobufs (ne
 
     // The queue takes frames again: so does the port.
     run('tc', ['qdisc', 'del', 'dev', e2!, 'root']);
+    // c2's neighbour entry for c1 failed while its replies were refused: the
+    // first echo may wait on a fresh ARP exchange (1 s each on a loaded machine).
+    await until('c2 to hear c1 again', async () => (await ping(b!, '10.242.0.11', 1)) === 1, 10000);
     assert.is(await ping(b!, '10.242.0.11'), 3, 'c2 -> c1 once its interface takes frames');
     assert.is(await d.stop(), 0);
   } finally {
