@@ -20,6 +20,8 @@ const K_UNUSED = 0;
 const F_LEARNING = 1, F_FLOOD = 2, F_MCAST = 4, F_BCAST = 8, F_HAIRPIN = 16, F_ISOLATED = 32, F_DOWN = 64;
 const FDB_LEARNED = 1, FDB_STATIC = 2, FDB_LOCAL = 4, FDB_STICKY = 8;
 const VALID = 0x80000000;
+/** Smallest FDB (slots - 1) that gets the prefetch pass (assembly/bridge.ts PREFETCH_MIN_MASK). */
+const PREFETCH_MIN_MASK = (1 << 16) - 1;
 const C = {
   RX: 0, TX: 1, DROP: 2, LOCAL: 3, NOPORT: 4, PORTDOWN: 5, TXFULL: 7, RUNT: 64, OVERSIZE: 65, LENMISMATCH: 66, BADSLOT: 67,
   BR_NOBRIDGE: 192, BR_BADSRC: 193, BR_REFLECT: 194, BR_ISOLATED: 195, BR_PAUSE: 196, BR_LINKLOCAL: 197, BR_FLOODNOPORT: 198,
@@ -331,8 +333,35 @@ export class TsBridge {
     if (reason !== C.BADSLOT && !this.slotGiven) this.free[this.freeTop++] = this.dSlot[i]!;
   }
 
+  /**
+   * Pass 1 for large FDBs, as assembly/bridge.ts bridgePrefetch: read the home
+   * slot of every bridged frame's source and destination keys so the misses
+   * of the vector overlap; pass 2 probes as before.
+   */
+  prefetchSink = 0;
+  private prefetch(n: number): void {
+    const P = this.pool, fdb = this.fdb, mask = this.fdbMask;
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const slot = this.dSlot[i]!, off = this.dOff[i]!, len = this.dLen[i]!;
+      if (slot >= this.slotCount || off > SLOT_SIZE || len > SLOT_SIZE - off || len < 14) continue;
+      const inPort = this.dInPort[i]!;
+      if (inPort >= MAX_PORTS || this.pKind[inPort] !== K_BRIDGE || this.pMode[inPort] !== 0) continue;
+      const b = this.pBridge[inPort]!;
+      const f = slot * SLOT_SIZE + off;
+      const sHi = (P[f + 6]! << 8) | P[f + 7]!;
+      const sLo = ((P[f + 8]! << 24) | (P[f + 9]! << 16) | (P[f + 10]! << 8) | P[f + 11]!) >>> 0;
+      const dHi = (P[f]! << 8) | P[f + 1]!;
+      const dLo = ((P[f + 2]! << 24) | (P[f + 3]! << 16) | (P[f + 4]! << 8) | P[f + 5]!) >>> 0;
+      sink ^= fdb[((TsBridge.hash(b, 0, sHi, sLo) & mask) << 2) + 1]!;
+      sink ^= fdb[((TsBridge.hash(b, 0, dHi, dLo) & mask) << 2) + 1]!;
+    }
+    this.prefetchSink = sink;
+  }
+
   runVector(n: number): number {
     this.txCount = 0;
+    if (this.fdbMask >= PREFETCH_MIN_MASK) this.prefetch(n);
     for (let i = 0; i < n; i++) {
       this.curIndex = i;
       this.slotGiven = false;
