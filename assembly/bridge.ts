@@ -20,12 +20,14 @@ import {
   FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
 } from './fdb';
 import { vlanIngress, vlanAllowed } from './vlan';
-import { portEgress } from './egress';
+import { portEgress, bridgePortEgress } from './egress';
 import { ipvsBridgeHook } from './ipvs';
 import { gatewayHook } from './gateway';
 
 /** IEEE 802.1D reserved group addresses 01:80:C2:00:00:0X. */
 const LINK_LOCAL: u64 = 0x0180c2000000;
+/** 802.3x PAUSE (MAC control), the link-local address a bridge never forwards nor learns from. */
+const PAUSE: u64 = LINK_LOCAL | 1;
 
 /** Packet second of the last ageing sweep. */
 let lastSweep: u32 = 0;
@@ -51,8 +53,7 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   const src = macAt(frame + 6);
   if (src == 0 || isMulticast(src)) return dropFrame(d, Ctr.BridgeBadSrcMac);
   let dst = macAt(frame);
-  const linkLocal = (dst & ~(<u64>0xf)) == LINK_LOCAL;
-  if (linkLocal && (dst & 0xf) == 1) return dropFrame(d, Ctr.BridgePauseDrop);
+  if (dst == PAUSE) return dropFrame(d, Ctr.BridgePauseDrop);
 
   const vlan = vlanIngress(d, frame, p, inPort);
   if (vlan < 0) return;
@@ -64,7 +65,7 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   if (inFlags & PortFlag.LEARNING) fdbLearn(b, vid, src, inPort, now);
   // Link-local protocols (LLDP, LACP, 802.1X ...) are learned from but not
   // forwarded; the STP group address is forwarded as there is no STP.
-  if (linkLocal && (dst & 0xf) != 0) return dropFrame(d, Ctr.BridgeLinkLocalDrop);
+  if ((dst & ~(<u64>0xf)) == LINK_LOCAL && dst != LINK_LOCAL) return dropFrame(d, Ctr.BridgeLinkLocalDrop);
   // The bridge network's gateway address answers ARP and ICMP echo (gateway.ts).
   if (gatewayHook(d, frame, b, inPort)) return;
 
@@ -139,7 +140,8 @@ export function bridgePrefetch(n: u32): void {
 }
 
 /** Known unicast to port `out`, as the kernel's br_forward/should_deliver. */
-function forward(d: usize, inPort: u32, inFlags: u32, b: u32, vid: u32, out: u32): void {
+// @ts-ignore: decorator
+@inline function forward(d: usize, inPort: u32, inFlags: u32, b: u32, vid: u32, out: u32): void {
   const q = port(out);
   const f = <u32>load<u16>(q, P_FLAGS);
   if (out == inPort && (f & PortFlag.HAIRPIN) == 0) return dropFrame(d, Ctr.BridgeReflectDrop);
@@ -150,7 +152,9 @@ function forward(d: usize, inPort: u32, inFlags: u32, b: u32, vid: u32, out: u32
   if (mode != VlanMode.NONE && !vlanAllowed(q, out, mode, vid)) return dropFrame(d, Ctr.VlanEgressNotAllowed);
   store<u16>(d, <u16>out, D_OUT);
   count(Ctr.BridgeForward);
-  portEgress(d, out);
+  // A bridge port's egress (VLAN rule, MTU, emit) inline: the common case.
+  if (<i32>load<u8>(q, P_KIND) == PortKind.BRIDGE) bridgePortEgress(d, q, out);
+  else portEgress(d, out);
 }
 
 /**

@@ -174,14 +174,16 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
   const e = fdbProbe(b, vlan, mac);
   // The common case inline: a fresh station heard again on its own port (only
   // its time moves); everything else (new, moved, expired, local) out of line.
-  if (
-    load<u64>(e) != 0 &&
-    (load<u8>(e, FDB_E_FLAGS) & <u8>FdbFlag.LOCAL) == 0 &&
-    <u32>load<u8>(e, FDB_E_PORT) == port &&
-    fdbFresh(e, now, ageing)
-  ) {
-    if (load<u32>(e, FDB_E_SEEN) != now) store<u32>(e, now, FDB_E_SEEN);
-    return;
+  // (Nested ifs, not one && chain: V8 then branches instead of building booleans.)
+  if (load<u64>(e) != 0 && <u32>load<u8>(e, FDB_E_PORT) == port) {
+    const flags = <u32>load<u8>(e, FDB_E_FLAGS);
+    const seen = load<u32>(e, FDB_E_SEEN);
+    if ((flags & FdbFlag.LOCAL) == 0) {
+      if ((flags & FdbFlag.STATIC) != 0 || <i32>(now - seen) < <i32>ageing) {
+        if (seen != now) store<u32>(e, now, FDB_E_SEEN);
+        return;
+      }
+    }
   }
   fdbLearnAt(b, vlan, mac, port, now, e, ageing);
 }

@@ -244,11 +244,13 @@ export class TsBridge {
     const mtu = this.pMtu[out]!;
     if (mtu !== 0) {
       const len = this.dLen[i]!;
-      const f = this.dSlot[i]! * SLOT_SIZE + this.dOff[i]!;
-      const t = (this.pool[f + 12]! << 8) | this.pool[f + 13]!;
-      let payload = len > 14 ? len - 14 : 0;
-      if (len >= 18 && (t === 0x8100 || t === 0x88a8)) payload -= 4;
-      if (payload > mtu) { this.dDrop[i] = C.BR_MTU; this.counters[C.BR_MTU]!++; return; }
+      if (len > mtu + 14) { // untagged, a frame within mtu + 14 fits: only a longer one needs its tag looked at
+        const f = this.dSlot[i]! * SLOT_SIZE + this.dOff[i]!;
+        const t = (this.pool[f + 12]! << 8) | this.pool[f + 13]!;
+        let payload = len - 14;
+        if (len >= 18 && (t === 0x8100 || t === 0x88a8)) payload -= 4;
+        if (payload > mtu) { this.dDrop[i] = C.BR_MTU; this.counters[C.BR_MTU]!++; return; }
+      }
     }
     this.slotGiven = true;
     this.emit(i, this.dSlot[i]!, this.dOff[i]!, this.dLen[i]!, out);
