@@ -16,7 +16,7 @@ import { count, port, desc, freeBase, slotCount, slotSize, slotPtr } from './sta
 import { framePtr } from './frame';
 import { macAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
 import {
-  bridgeRec, bridgeCount, memberBase, fdbFind, fdbFresh, fdbLearn, fdbSweep, fdbMask, fdbBase, fdbHash,
+  bridgeRec, bridgeCount, memberBase, fdbFind, fdbFresh, fdbLearn, fdbSweep, fdbMask, fdbBase, fdbHash, fdbCount,
   FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
 } from './fdb';
 import { vlanIngress, vlanAllowed } from './vlan';
@@ -88,16 +88,18 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
 }
 
 /**
- * Smallest FDB (slots - 1) for which runVector runs bridgePrefetch first: a
- * table of 64K slots (1 MiB) or more no longer stays in the L2 cache.
+ * Fewest FDB entries for which runVector runs bridgePrefetch first: 16K
+ * entries lie in up to 16K cache lines (1 MiB), more than an L2 cache keeps
+ * beside the frames. Below that (and on data planes without a large bridge:
+ * VXLAN, IPVS, macvlan) the pass would only cost.
  */
-export const PREFETCH_MIN_MASK: u32 = (1 << 16) - 1;
+export const PREFETCH_MIN_ENTRIES: u32 = 16384;
 
 /** Where bridgePrefetch leaves what it read, so that its loads are kept. */
 let prefetchSink: u64 = 0;
 
 /**
- * Pass 1 of the vector (VPP style), for large FDBs: for every frame that
+ * Pass 1 of the vector (VPP style), for a large FDB: for every frame that
  * arrived on a bridge port without VLAN filtering, hashes its source and
  * destination keys and reads their home slots, so the cache and TLB misses of
  * the whole vector overlap instead of stalling frame after frame in pass 2

@@ -280,10 +280,10 @@ static void finish(desc_t *d) {
   if (reason != C_BADSLOT && !slot_given) free_stack[free_top++] = d->slot;
 }
 
-/* Pass 1 of the vector for large FDBs (assembly/bridge.ts bridgePrefetch):
+/* Pass 1 of the vector for a large FDB (16K entries or more) (assembly/bridge.ts bridgePrefetch):
  * hash every bridged frame's source and destination keys and prefetch their
  * home slots, so the misses of the vector overlap; pass 2 probes as before. */
-#define PREFETCH_MIN_MASK ((1u << 16) - 1)
+#define PREFETCH_MIN_ENTRIES 16384u
 #ifndef PREFETCH_TOUCH
 #define FDB_PREFETCH(e) __builtin_prefetch((e), 0, 3)
 #else
@@ -315,7 +315,7 @@ static void bridge_prefetch(uint32_t n) {
 static uint32_t run_vector(uint32_t n) {
   tx_count = 0;
   if (n > 256) n = 256;
-  if (fdb_mask >= PREFETCH_MIN_MASK) bridge_prefetch(n);
+  if (fdb_count >= PREFETCH_MIN_ENTRIES) bridge_prefetch(n);
   for (uint32_t i = 0; i < n; i++) {
     cur_index = i;
     slot_given = 0;

@@ -20,8 +20,8 @@ const K_UNUSED = 0;
 const F_LEARNING = 1, F_FLOOD = 2, F_MCAST = 4, F_BCAST = 8, F_HAIRPIN = 16, F_ISOLATED = 32, F_DOWN = 64;
 const FDB_LEARNED = 1, FDB_STATIC = 2, FDB_LOCAL = 4, FDB_STICKY = 8;
 const VALID = 0x80000000;
-/** Smallest FDB (slots - 1) that gets the prefetch pass (assembly/bridge.ts PREFETCH_MIN_MASK). */
-const PREFETCH_MIN_MASK = (1 << 16) - 1;
+/** Fewest FDB entries that get the prefetch pass (assembly/bridge.ts PREFETCH_MIN_ENTRIES). */
+const PREFETCH_MIN_ENTRIES = 16384;
 const C = {
   RX: 0, TX: 1, DROP: 2, LOCAL: 3, NOPORT: 4, PORTDOWN: 5, TXFULL: 7, RUNT: 64, OVERSIZE: 65, LENMISMATCH: 66, BADSLOT: 67,
   BR_NOBRIDGE: 192, BR_BADSRC: 193, BR_REFLECT: 194, BR_ISOLATED: 195, BR_PAUSE: 196, BR_LINKLOCAL: 197, BR_FLOODNOPORT: 198,
@@ -363,7 +363,7 @@ export class TsBridge {
 
   runVector(n: number): number {
     this.txCount = 0;
-    if (this.fdbMask >= PREFETCH_MIN_MASK) this.prefetch(n);
+    if (this.fdbCount >= PREFETCH_MIN_ENTRIES) this.prefetch(n);
     for (let i = 0; i < n; i++) {
       this.curIndex = i;
       this.slotGiven = false;
