@@ -55,9 +55,13 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   let dst = macAt(frame);
   if (dst == PAUSE) return dropFrame(d, Ctr.BridgePauseDrop);
 
-  const vlan = vlanIngress(d, frame, p, inPort);
-  if (vlan < 0) return;
-  const vid = <u32>vlan;
+  // A port without VLAN filtering classifies everything into VLAN 0.
+  let vid: u32 = 0;
+  if (<u32>load<u8>(p, P_VLAN_MODE) != VlanMode.NONE) {
+    const vlan = vlanIngress(d, frame, p, inPort);
+    if (vlan < 0) return;
+    vid = <u32>vlan;
+  }
   store<u16>(d, <u16>vid, D_VLAN);
   store<u16>(d, <u16>b, D_BRIDGE);
 
@@ -151,7 +155,9 @@ export function bridgePrefetch(n: u32): void {
   if (f & PortFlag.DOWN) return dropFrame(d, Ctr.BridgeEgressDown);
   if (inFlags & f & PortFlag.ISOLATED) return dropFrame(d, Ctr.BridgeIsolatedDrop);
   const mode = <u32>load<u8>(q, P_VLAN_MODE);
-  if (mode != VlanMode.NONE && !vlanAllowed(q, out, mode, vid)) return dropFrame(d, Ctr.VlanEgressNotAllowed);
+  if (mode != VlanMode.NONE) {
+    if (!vlanAllowed(q, out, mode, vid)) return dropFrame(d, Ctr.VlanEgressNotAllowed);
+  }
   store<u16>(d, <u16>out, D_OUT);
   count(Ctr.BridgeForward);
   // A bridge port's egress (VLAN rule, MTU, emit) inline: the common case.
