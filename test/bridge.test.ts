@@ -219,13 +219,13 @@ Fwd('ports set with Dataplane.setPort directly join their bridge too', () => {
 
 
 Fwd('a large FDB (prefetch pass first): learning stays in frame order within one vector', () => {
-  // With 16K entries or more, runVector reads the vector's FDB slots in a
+  // With 256K entries or more, runVector reads the vector's FDB slots in a
   // first pass; what frame i learns must still decide frame i + 1, and a
   // runt in the vector is refused as usual.
-  for (const stations of [0, 20000]) {
-    const r = new Rig([{}, {}, {}, {}], { fdbCapacity: 32768 });
+  for (const stations of [0, 270000]) {
+    const r = new Rig([{}, {}, {}, {}], { fdbCapacity: 1 << 19 });
     const hex = (v: number): string => v.toString(16).padStart(2, '0');
-    for (let i = 0; i < stations; i++) r.br.fdbAdd(1, `02:00:00:01:${hex(i >> 8)}:${hex(i & 0xff)}`, { port: i & 3 });
+    for (let i = 0; i < stations; i++) r.br.fdbAdd(1, `02:00:01:${hex(i >> 16)}:${hex((i >> 8) & 0xff)}:${hex(i & 0xff)}`, { port: i & 3 });
     assert.is(r.br.size, stations);
     const runt = new Uint8Array(10);
     const out = r.send([eth(B, A, 1), 0], [runt, 3], [eth(A, B, 2), 2], [eth(B, A, 3), 0], [eth(C, A, 4), 0], [eth(A, C, 5), 1]);

@@ -280,10 +280,10 @@ static void finish(desc_t *d) {
   if (reason != C_BADSLOT && !slot_given) free_stack[free_top++] = d->slot;
 }
 
-/* Pass 1 of the vector for a large FDB (16K entries or more) (assembly/bridge.ts bridgePrefetch):
+/* Pass 1 of the vector for a large FDB (256K entries or more) (assembly/bridge.ts bridgePrefetch):
  * hash every bridged frame's source and destination keys and prefetch their
  * home slots, so the misses of the vector overlap; pass 2 probes as before. */
-#define PREFETCH_MIN_ENTRIES 16384u
+#define PREFETCH_MIN_ENTRIES (1u << 18)
 #ifndef PREFETCH_TOUCH
 #define FDB_PREFETCH(e) __builtin_prefetch((e), 0, 3)
 #else
