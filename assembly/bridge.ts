@@ -16,7 +16,7 @@ import { count, port, desc, freeBase, slotCount, slotSize, slotPtr } from './sta
 import { framePtr } from './frame';
 import { macAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
 import {
-  bridgeRec, bridgeCount, memberBase, fdbFind, fdbFresh, fdbLearn, fdbSweep, fdbMask, fdbBase, fdbHash, fdbCount,
+  bridgeRec, bridgeCount, memberBase, fdbFindAt, fdbFresh, fdbLearn, fdbSweep, fdbMask, fdbBase, fdbHash, fdbCount,
   FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
 } from './fdb';
 import { vlanIngress, vlanAllowed } from './vlan';
@@ -28,6 +28,9 @@ import { gatewayHook } from './gateway';
 const LINK_LOCAL: u64 = 0x0180c2000000;
 /** 802.3x PAUSE (MAC control), the link-local address a bridge never forwards nor learns from. */
 const PAUSE: u64 = LINK_LOCAL | 1;
+
+/** Where bridgeInput's early read of the destination slot goes, so that it is kept. */
+let touchSink: u64 = 0;
 
 /** Packet second of the last ageing sweep. */
 let lastSweep: u32 = 0;
@@ -66,6 +69,10 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   store<u16>(d, <u16>b, D_BRIDGE);
 
   const inFlags = <u32>load<u16>(p, P_FLAGS);
+  // The destination's home slot: hashed once, and read now, so that its cache
+  // miss overlaps the source's probe (learning) instead of following it.
+  let dstHome = fdbHash(b, vid, dst) & fdbMask;
+  touchSink ^= load<u64>(fdbBase + (<usize>dstHome << 4));
   if (inFlags & PortFlag.LEARNING) fdbLearn(b, vid, src, inPort, now);
   // Link-local protocols (LLDP, LACP, 802.1X ...) are learned from but not
   // forwarded; the STP group address is forwarded as there is no STP.
@@ -78,10 +85,11 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
     if (!ipvsBridgeHook(d, frame, b)) return;
     frame = framePtr(d);
     dst = macAt(frame);
+    dstHome = fdbHash(b, vid, dst) & fdbMask;
   }
 
   if (isMulticast(dst)) return flood(d, inPort, inFlags, b, vid, dst == BROADCAST ? PortFlag.BCAST_FLOOD : PortFlag.MCAST_FLOOD);
-  const e = fdbFind(b, vid, dst);
+  const e = fdbFindAt(b, vid, dst, dstHome);
   if (e == 0 || !fdbFresh(e, now, load<u32>(br, BR_AGEING))) return flood(d, inPort, inFlags, b, vid, PortFlag.FLOOD);
   if (load<u8>(e, FDB_E_FLAGS) & <u8>FdbFlag.LOCAL) {
     // To the bridge's own address (Linux: up the bridge device to the host's stack): delivered locally.

@@ -130,9 +130,14 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
   const key = fdbKey(vlan, mac);
   // Table base and mask in locals, and one branch per outcome: the common
   // case (a hit in the home slot) leaves after one load and two compares.
+  return fdbProbeAt(bridge, key, fdbHash(bridge, vlan, mac) & fdbMask);
+}
+
+/** fdbProbe from home slot i (fdbHash(bridge, vlan, mac) & fdbMask) of key (fdbKey(vlan, mac)). */
+// @ts-ignore: decorator
+@inline export function fdbProbeAt(bridge: u32, key: u64, i: u32): usize {
   const base = fdbBase;
   const mask = fdbMask;
-  let i = fdbHash(bridge, vlan, mac) & mask;
   let e: usize;
   for (;;) {
     e = base + (<usize>i << 4);
@@ -151,6 +156,13 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
 // @ts-ignore: decorator
 @inline export function fdbFind(bridge: u32, vlan: u32, mac: u64): usize {
   const e = fdbProbe(bridge, vlan, mac);
+  return load<u64>(e) == 0 ? 0 : e;
+}
+
+/** fdbFind from home slot i of (bridge, vlan, mac). */
+// @ts-ignore: decorator
+@inline export function fdbFindAt(bridge: u32, vlan: u32, mac: u64, i: u32): usize {
+  const e = fdbProbeAt(bridge, fdbKey(vlan, mac), i);
   return load<u64>(e) == 0 ? 0 : e;
 }
 

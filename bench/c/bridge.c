@@ -99,9 +99,7 @@ static inline uint32_t fdb_hash(uint32_t bridge, uint32_t vlan, uint64_t mac) {
 }
 static inline uint64_t fdb_key(uint32_t vlan, uint64_t mac) { return (mac & MAC_MASK) | ((uint64_t)(vlan & 0xfff) << 48) | VALID; }
 
-static inline fdb_t *fdb_probe(uint32_t bridge, uint32_t vlan, uint64_t mac) {
-  uint64_t key = fdb_key(vlan, mac);
-  uint32_t i = fdb_hash(bridge, vlan, mac) & fdb_mask;
+static inline fdb_t *fdb_probe_at(uint32_t bridge, uint64_t key, uint32_t i) {
   fdb_t *e = &fdb[i];
   uint64_t k = e->key;
   while (k != 0 && (k != key || e->bridge != bridge)) {
@@ -110,6 +108,9 @@ static inline fdb_t *fdb_probe(uint32_t bridge, uint32_t vlan, uint64_t mac) {
     k = e->key;
   }
   return e;
+}
+static inline fdb_t *fdb_probe(uint32_t bridge, uint32_t vlan, uint64_t mac) {
+  return fdb_probe_at(bridge, fdb_key(vlan, mac), fdb_hash(bridge, vlan, mac) & fdb_mask);
 }
 
 static inline int fdb_fresh(fdb_t *e, uint32_t now, uint32_t ageing) {
@@ -235,13 +236,17 @@ static void bridge_input(desc_t *d, uint8_t *frame, uint32_t in_port) {
   d->vlan = vid;
   d->bridge = b;
   uint32_t in_flags = p->flags;
+  /* the destination's home slot: hashed once, and prefetched now, so that its
+     miss overlaps the source's probe (learning) (assembly/bridge.ts) */
+  uint32_t dst_home = fdb_hash(b, vid, dst) & fdb_mask;
+  __builtin_prefetch(&fdb[dst_home], 0, 3);
   if (in_flags & F_LEARNING) fdb_learn(b, vid, src, in_port, now);
   if (link_local && (dst & 0xf) != 0) { drop_frame(d, C_BR_LINKLOCAL); return; }
   /* gateway hook (assembly/gateway.ts): no gateway is configured in the benchmark */
   bridge_t *br = &bridges[b];
   if (br->flags & 1) { /* services hook: not exercised */ }
   if ((dst >> 40) & 1) { flood(d, in_port, in_flags, b, vid, dst == MAC_MASK ? F_BCAST : F_MCAST); return; }
-  fdb_t *e = fdb_probe(b, vid, dst);
+  fdb_t *e = fdb_probe_at(b, fdb_key(vid, dst), dst_home);
   if (e->key == 0 || !fdb_fresh(e, now, br->ageing)) { flood(d, in_port, in_flags, b, vid, F_FLOOD); return; }
   if (e->flags & FDB_LOCAL) { COUNT(C_BR_LOCAL); return; }
   forward(d, in_port, in_flags, b, vid, e->port);
