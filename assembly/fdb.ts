@@ -127,15 +127,14 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
  */
 // @ts-ignore: decorator
 @inline export function fdbProbe(bridge: u32, vlan: u32, mac: u64): usize {
-  const key = fdbKey(vlan, mac);
-  // Table base and mask in locals, and one branch per outcome: the common
-  // case (a hit in the home slot) leaves after one load and two compares.
-  return fdbProbeAt(bridge, key, fdbHash(bridge, vlan, mac) & fdbMask);
+  return fdbProbeAt(bridge, fdbKey(vlan, mac), fdbHash(bridge, vlan, mac) & fdbMask);
 }
 
 /** fdbProbe from home slot i (fdbHash(bridge, vlan, mac) & fdbMask) of key (fdbKey(vlan, mac)). */
 // @ts-ignore: decorator
 @inline export function fdbProbeAt(bridge: u32, key: u64, i: u32): usize {
+  // Table base and mask in locals, and one branch per outcome: the common
+  // case (a hit in the home slot) leaves after one load and two compares.
   const base = fdbBase;
   const mask = fdbMask;
   let e: usize;
