@@ -9,6 +9,7 @@ import { emitDesc, emitInline, releaseDesc } from './graph';
 import { port, count } from './state';
 import { framePtr } from './frame';
 import { vlanEgress, isTpid } from './vlan';
+import { ETH_HLEN } from './eth';
 import { vxlanEgress } from './vxlan';
 
 /** Sends descriptor x's frame out of port `out`, applying that port's egress rules. */
@@ -31,7 +32,7 @@ export function portEgress(x: usize, out: u32): void {
 
 /** A bridge port: VLAN rule, then MTU (an 802.1Q tag does not count against it). */
 // @ts-ignore: decorator
-@inline function bridgePortEgress(x: usize, q: usize, out: u32): void {
+@inline export function bridgePortEgress(x: usize, q: usize, out: u32): void {
   let frame = framePtr(x);
   if (<u32>load<u8>(q, P_VLAN_MODE) != VlanMode.NONE) {
     frame = vlanEgress(x, frame, q);
@@ -43,12 +44,16 @@ export function portEgress(x: usize, out: u32): void {
     // kernel's skb_gso_validate_network_len): headers plus gso_size.
     const gso = load<u16>(x, D_GSO_SIZE);
     const len = load<u8>(x, D_GSO_TYPE) != 0 && gso != 0 ? <u32>load<u16>(x, D_HDR_LEN) + <u32>gso : load<u32>(x, D_LEN);
-    let payload = len > 14 ? len - 14 : 0;
-    if (len >= 18 && isTpid(<u32>bswap<u16>(load<u16>(frame, 12)))) payload -= 4;
-    if (payload > mtu) {
-      store<u16>(x, <u16>Ctr.BridgeMtuExceeded, D_DROP);
-      count(Ctr.BridgeMtuExceeded);
-      return releaseDesc(x);
+    // Untagged, the payload is len - 14: a frame within mtu + 14 always fits,
+    // and only a longer one needs the 802.1Q tag looked at.
+    if (len > mtu + ETH_HLEN) {
+      let payload = len - ETH_HLEN;
+      if (len >= 18 && isTpid(<u32>bswap<u16>(load<u16>(frame, 12)))) payload -= 4;
+      if (payload > mtu) {
+        store<u16>(x, <u16>Ctr.BridgeMtuExceeded, D_DROP);
+        count(Ctr.BridgeMtuExceeded);
+        return releaseDesc(x);
+      }
     }
   }
   emitInline(x, out);

@@ -127,12 +127,16 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
  */
 // @ts-ignore: decorator
 @inline export function fdbProbe(bridge: u32, vlan: u32, mac: u64): usize {
-  const key = fdbKey(vlan, mac);
+  return fdbProbeAt(bridge, fdbKey(vlan, mac), fdbHash(bridge, vlan, mac) & fdbMask);
+}
+
+/** fdbProbe from home slot i (fdbHash(bridge, vlan, mac) & fdbMask) of key (fdbKey(vlan, mac)). */
+// @ts-ignore: decorator
+@inline export function fdbProbeAt(bridge: u32, key: u64, i: u32): usize {
   // Table base and mask in locals, and one branch per outcome: the common
   // case (a hit in the home slot) leaves after one load and two compares.
   const base = fdbBase;
   const mask = fdbMask;
-  let i = fdbHash(bridge, vlan, mac) & mask;
   let e: usize;
   for (;;) {
     e = base + (<usize>i << 4);
@@ -151,6 +155,13 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
 // @ts-ignore: decorator
 @inline export function fdbFind(bridge: u32, vlan: u32, mac: u64): usize {
   const e = fdbProbe(bridge, vlan, mac);
+  return load<u64>(e) == 0 ? 0 : e;
+}
+
+/** fdbFind from home slot i of (bridge, vlan, mac). */
+// @ts-ignore: decorator
+@inline export function fdbFindAt(bridge: u32, vlan: u32, mac: u64, i: u32): usize {
+  const e = fdbProbeAt(bridge, fdbKey(vlan, mac), i);
   return load<u64>(e) == 0 ? 0 : e;
 }
 
@@ -174,14 +185,16 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
   const e = fdbProbe(b, vlan, mac);
   // The common case inline: a fresh station heard again on its own port (only
   // its time moves); everything else (new, moved, expired, local) out of line.
-  if (
-    load<u64>(e) != 0 &&
-    (load<u8>(e, FDB_E_FLAGS) & <u8>FdbFlag.LOCAL) == 0 &&
-    <u32>load<u8>(e, FDB_E_PORT) == port &&
-    fdbFresh(e, now, ageing)
-  ) {
-    if (load<u32>(e, FDB_E_SEEN) != now) store<u32>(e, now, FDB_E_SEEN);
-    return;
+  // (Nested ifs, not one && chain: V8 then branches instead of building booleans.)
+  if (load<u64>(e) != 0 && <u32>load<u8>(e, FDB_E_PORT) == port) {
+    const flags = <u32>load<u8>(e, FDB_E_FLAGS);
+    const seen = load<u32>(e, FDB_E_SEEN);
+    if ((flags & FdbFlag.LOCAL) == 0) {
+      if ((flags & FdbFlag.STATIC) != 0 || <i32>(now - seen) < <i32>ageing) {
+        if (seen != now) store<u32>(e, now, FDB_E_SEEN);
+        return;
+      }
+    }
   }
   fdbLearnAt(b, vlan, mac, port, now, e, ageing);
 }

@@ -8,7 +8,8 @@ import {
 } from './layout';
 import { Ctr } from './counters';
 import { ethCheck } from './eth';
-import { bridgeInput } from './bridge';
+import { bridgeInput, bridgePrefetch, PREFETCH_MIN_ENTRIES } from './bridge';
+import { fdbCount } from './fdb';
 import { vtepInput, vtepClaims } from './vxlan';
 import { parentInput, childInput } from './macvlan';
 import {
@@ -107,6 +108,7 @@ export function releaseDesc(x: usize): void {
 export function runVector(n: u32): u32 {
   resetTx();
   if (n > 256) n = 256;
+  if (fdbCount >= PREFETCH_MIN_ENTRIES) bridgePrefetch(n);
   for (let i: u32 = 0; i < n; i++) {
     curIndex = i;
     slotGiven = false;

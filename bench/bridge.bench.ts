@@ -29,7 +29,7 @@ interface WasmRig {
   run(vectors: number): number;
 }
 
-function wasmRig(entries: number): WasmRig {
+export function wasmRig(entries: number): WasmRig {
   const t = traffic(entries);
   let cap = 16;
   while (cap < entries) cap *= 2;

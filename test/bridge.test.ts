@@ -217,6 +217,32 @@ Fwd('ports set with Dataplane.setPort directly join their bridge too', () => {
   assert.equal(br.ports(2), [0, 1]);
 });
 
+
+Fwd('a large FDB (prefetch pass first): learning stays in frame order within one vector', () => {
+  // With 256K entries or more, runVector reads the vector's FDB slots in a
+  // first pass; what frame i learns must still decide frame i + 1, and a
+  // runt in the vector is refused as usual.
+  for (const stations of [0, 270000]) {
+    const r = new Rig([{}, {}, {}, {}], { fdbCapacity: 1 << 19 });
+    const hex = (v: number): string => v.toString(16).padStart(2, '0');
+    for (let i = 0; i < stations; i++) r.br.fdbAdd(1, `02:00:01:${hex(i >> 16)}:${hex((i >> 8) & 0xff)}:${hex(i & 0xff)}`, { port: i & 3 });
+    assert.is(r.br.size, stations);
+    const runt = new Uint8Array(10);
+    const out = r.send([eth(B, A, 1), 0], [runt, 3], [eth(A, B, 2), 2], [eth(B, A, 3), 0], [eth(C, A, 4), 0], [eth(A, C, 5), 1]);
+    const by = (src: number): number[] => out.filter((s) => s.src === src).map((s) => s.port).sort((a, b) => a - b);
+    assert.equal(by(0), [1, 2, 3], `${stations} stations: B unknown: flood`);
+    assert.is(r.dp.dropReason(1), 'eth-runt');
+    assert.equal(by(2), [0], `${stations} stations: A learned by frame 0 of the same vector`);
+    assert.equal(by(3), [2], `${stations} stations: B learned by frame 2 of the same vector`);
+    assert.equal(by(4), [1, 2, 3], `${stations} stations: C unknown: flood`);
+    assert.equal(by(5), [0], `${stations} stations: A still on port 0`);
+    assert.is(r.c('bridge-learned'), 3);
+    assert.is(r.c('bridge-forward'), 3);
+    assert.is(r.c('bridge-flood'), 2);
+    assert.is(r.br.lookup(1, C)?.port, 1);
+  }
+});
+
 // ---- FDB ----------------------------------------------------------------------------------
 
 const Fdb = suite('bridge FDB');

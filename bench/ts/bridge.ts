@@ -20,6 +20,8 @@ const K_UNUSED = 0;
 const F_LEARNING = 1, F_FLOOD = 2, F_MCAST = 4, F_BCAST = 8, F_HAIRPIN = 16, F_ISOLATED = 32, F_DOWN = 64;
 const FDB_LEARNED = 1, FDB_STATIC = 2, FDB_LOCAL = 4, FDB_STICKY = 8;
 const VALID = 0x80000000;
+/** Fewest FDB entries that get the prefetch pass (assembly/bridge.ts PREFETCH_MIN_ENTRIES). */
+const PREFETCH_MIN_ENTRIES = 1 << 18;
 const C = {
   RX: 0, TX: 1, DROP: 2, LOCAL: 3, NOPORT: 4, PORTDOWN: 5, TXFULL: 7, RUNT: 64, OVERSIZE: 65, LENMISMATCH: 66, BADSLOT: 67,
   BR_NOBRIDGE: 192, BR_BADSRC: 193, BR_REFLECT: 194, BR_ISOLATED: 195, BR_PAUSE: 196, BR_LINKLOCAL: 197, BR_FLOODNOPORT: 198,
@@ -242,11 +244,13 @@ export class TsBridge {
     const mtu = this.pMtu[out]!;
     if (mtu !== 0) {
       const len = this.dLen[i]!;
-      const f = this.dSlot[i]! * SLOT_SIZE + this.dOff[i]!;
-      const t = (this.pool[f + 12]! << 8) | this.pool[f + 13]!;
-      let payload = len > 14 ? len - 14 : 0;
-      if (len >= 18 && (t === 0x8100 || t === 0x88a8)) payload -= 4;
-      if (payload > mtu) { this.dDrop[i] = C.BR_MTU; this.counters[C.BR_MTU]!++; return; }
+      if (len > mtu + 14) { // untagged, a frame within mtu + 14 fits: only a longer one needs its tag looked at
+        const f = this.dSlot[i]! * SLOT_SIZE + this.dOff[i]!;
+        const t = (this.pool[f + 12]! << 8) | this.pool[f + 13]!;
+        let payload = len - 14;
+        if (len >= 18 && (t === 0x8100 || t === 0x88a8)) payload -= 4;
+        if (payload > mtu) { this.dDrop[i] = C.BR_MTU; this.counters[C.BR_MTU]!++; return; }
+      }
     }
     this.slotGiven = true;
     this.emit(i, this.dSlot[i]!, this.dOff[i]!, this.dLen[i]!, out);
@@ -331,8 +335,35 @@ export class TsBridge {
     if (reason !== C.BADSLOT && !this.slotGiven) this.free[this.freeTop++] = this.dSlot[i]!;
   }
 
+  /**
+   * Pass 1 for large FDBs, as assembly/bridge.ts bridgePrefetch: read the home
+   * slot of every bridged frame's source and destination keys so the misses
+   * of the vector overlap; pass 2 probes as before.
+   */
+  prefetchSink = 0;
+  private prefetch(n: number): void {
+    const P = this.pool, fdb = this.fdb, mask = this.fdbMask;
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const slot = this.dSlot[i]!, off = this.dOff[i]!, len = this.dLen[i]!;
+      if (slot >= this.slotCount || off > SLOT_SIZE || len > SLOT_SIZE - off || len < 14) continue;
+      const inPort = this.dInPort[i]!;
+      if (inPort >= MAX_PORTS || this.pKind[inPort] !== K_BRIDGE || this.pMode[inPort] !== 0) continue;
+      const b = this.pBridge[inPort]!;
+      const f = slot * SLOT_SIZE + off;
+      const sHi = (P[f + 6]! << 8) | P[f + 7]!;
+      const sLo = ((P[f + 8]! << 24) | (P[f + 9]! << 16) | (P[f + 10]! << 8) | P[f + 11]!) >>> 0;
+      const dHi = (P[f]! << 8) | P[f + 1]!;
+      const dLo = ((P[f + 2]! << 24) | (P[f + 3]! << 16) | (P[f + 4]! << 8) | P[f + 5]!) >>> 0;
+      sink ^= fdb[((TsBridge.hash(b, 0, sHi, sLo) & mask) << 2) + 1]!;
+      sink ^= fdb[((TsBridge.hash(b, 0, dHi, dLo) & mask) << 2) + 1]!;
+    }
+    this.prefetchSink = sink;
+  }
+
   runVector(n: number): number {
     this.txCount = 0;
+    if (this.fdbCount >= PREFETCH_MIN_ENTRIES) this.prefetch(n);
     for (let i = 0; i < n; i++) {
       this.curIndex = i;
       this.slotGiven = false;
