@@ -154,6 +154,25 @@ export class PcapWriter {
     this.count++;
   }
 
+  /** @internal For replay's bulk path: the output buffer, which it fills itself (see `filled`). */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
+  /** @internal Bytes in the buffer not yet written out. */
+  get buffered(): number {
+    return this.used;
+  }
+
+  /**
+   * @internal `records` whole records were appended to the buffer from
+   * elsewhere, which now holds `used` bytes.
+   */
+  filled(used: number, records: number): void {
+    this.used = used;
+    this.count += records;
+  }
+
   /** Write out what is buffered (the file stays open). */
   flush(): void {
     if (this.used > 0 && this.fd >= 0) {
