@@ -61,6 +61,8 @@ export class PcapWriter {
   private sharedOff = 0;
   private readonly wb: WriteBehind | undefined;
   private used = 0;
+  /** With write-behind: file offset of the buffer's first byte (writes are positional). */
+  private filePos = 0;
   private readonly nsDiv: number;
 
   constructor(path: string, opts: PcapWriterOptions = {}) {
@@ -119,8 +121,10 @@ export class PcapWriter {
       // Larger than the whole buffer: write the header, then the frame directly.
       this.used = o + 16;
       this.flush();
-      this.wb?.drain();
-      writeAll(this.fd, frame);
+      if (this.wb) {
+        this.wb.write(this.fd, frame, this.filePos);
+        this.filePos += frame.length;
+      } else writeAll(this.fd, frame);
     }
     this.count++;
   }
@@ -176,8 +180,12 @@ export class PcapWriter {
   /** Write out what is buffered (the file stays open). */
   flush(): void {
     if (this.used > 0 && this.fd >= 0) {
-      if (this.wb) this.wb.write(this.fd, this.buf.subarray(0, this.used));
-      else writeAll(this.fd, this.buf.subarray(0, this.used));
+      if (this.wb) {
+        // At its place in the file: the write-behind thread or, when it is
+        // behind, this one writes it.
+        this.wb.write(this.fd, this.buf.subarray(0, this.used), this.filePos);
+        this.filePos += this.used;
+      } else writeAll(this.fd, this.buf.subarray(0, this.used));
       this.used = 0;
     }
   }
