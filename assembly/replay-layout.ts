@@ -39,7 +39,10 @@ export const FE_PORT = 8;
 export const FE_HOPS = 12;
 export const FE_SEC = 16;
 export const FE_NSEC = 20;
-export const FE_SIZE = 24;
+/** u32: the slot the frame stayed in (at HEADROOM), or FE_NO_SLOT: its bytes are in the feedback buffer. */
+export const FE_SLOT = 24;
+export const FE_NO_SLOT = 0xffffffff;
+export const FE_SIZE = 32;
 
 /** Why replayEmit stopped before the end (the host does its part, then calls it again). */
 export const RP_DONE = 0;

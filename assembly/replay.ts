@@ -10,11 +10,11 @@ import {
   HEADROOM, D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_TS_SEC, D_TS_NSEC, D_VNET_FLAGS, D_GSO_SIZE,
   D_CSUM_OFFSET, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC, FREE_TOP,
 } from './layout';
-import { desc, slotPtr, slotAlloc, txEntry, slotSize, freeBase } from './state';
+import { desc, slotPtr, slotAlloc, txEntry, slotSize, slotCount, freeBase } from './state';
 import {
   RP_OUT, RP_OUT_SIZE, RP_O_BUF, RP_O_CAP, RP_O_USED, RP_O_FLAGS, RP_O_COUNT, RP_OUT_ACTIVE, RP_OUT_NS, RP_PEERS,
   RP_PEER_LIST, RP_RX, RP_HOPS, FE_START, FE_LEN, FE_PORT, FE_HOPS, FE_SEC, FE_NSEC, FE_SIZE, RP_DONE, RP_NEED_WRITER,
-  RP_FLUSH, RP_SLOW, RP_FEEDBACK_FULL, RP_PORTS,
+  RP_FLUSH, RP_SLOW, RP_FEEDBACK_FULL, RP_PORTS, RP_VECTOR, FE_SLOT, FE_NO_SLOT,
 } from './replay-layout';
 
 let ctl: usize = 0;
@@ -62,14 +62,22 @@ export function replayCompact(): void {
     fbHead = fbTail = fbUsed = 0;
     return;
   }
-  const b0 = load<u32>(fbEnt + <usize>fbHead * FE_SIZE, FE_START);
+  // The bytes from the first entry that has them in the buffer.
+  let b0 = fbUsed;
+  for (let i = fbHead; i < fbTail; i++) {
+    const e = fbEnt + <usize>i * FE_SIZE;
+    if (load<u32>(e, FE_SLOT) == FE_NO_SLOT) {
+      b0 = load<u32>(e, FE_START);
+      break;
+    }
+  }
   memory.copy(fbBuf, fbBuf + b0, fbUsed - b0);
   fbUsed -= b0;
   const n = fbTail - fbHead;
   memory.copy(fbEnt, fbEnt + <usize>fbHead * FE_SIZE, <usize>n * FE_SIZE);
   for (let i: u32 = 0; i < n; i++) {
     const e = fbEnt + <usize>i * FE_SIZE;
-    store<u32>(e, load<u32>(e, FE_START) - b0, FE_START);
+    if (load<u32>(e, FE_SLOT) == FE_NO_SLOT) store<u32>(e, load<u32>(e, FE_START) - b0, FE_START);
   }
   fbHead = 0;
   fbTail = n;
@@ -102,11 +110,14 @@ export function replayCompact(): void {
 export function replayFeedbackIn(first: u32, max: u32): u32 {
   let n: u32 = 0;
   while (n < max && fbHead < fbTail) {
-    const slot = slotAlloc();
-    if (slot < 0) break;
     const e = fbEnt + <usize>fbHead * FE_SIZE;
     const len = load<u32>(e, FE_LEN);
-    if (<u32>HEADROOM + len <= slotSize) memory.copy(slotPtr(<u32>slot) + HEADROOM, fbBuf + load<u32>(e, FE_START), len);
+    let slot = <i32>load<u32>(e, FE_SLOT);
+    if (slot == <i32>FE_NO_SLOT) {
+      slot = slotAlloc();
+      if (slot < 0) break;
+      if (<u32>HEADROOM + len <= slotSize) memory.copy(slotPtr(<u32>slot) + HEADROOM, fbBuf + load<u32>(e, FE_START), len);
+    }
     describe(first + n, <u32>slot, len, load<u32>(e, FE_PORT), load<u32>(e, FE_SEC), load<u32>(e, FE_NSEC), load<u32>(e, FE_HOPS));
     fbHead++;
     n++;
@@ -215,14 +226,31 @@ export function replayEmit(from: u32, nTx: u32, noOutput: i32): u32 {
         const list = ctl + RP_PEER_LIST + (<usize>(pe & 0xffff) << 1);
         for (let k: u32 = 0; k < peers; k++) {
           const e = fbEnt + <usize>fbTail * FE_SIZE;
-          store<u32>(e, fbUsed, FE_START);
           store<u32>(e, len, FE_LEN);
           store<u32>(e, <u32>load<u16>(list + (<usize>k << 1)), FE_PORT);
           store<u32>(e, hops, FE_HOPS);
           store<u32>(e, sec, FE_SEC);
           store<u32>(e, nsec, FE_NSEC);
-          memory.copy(fbBuf + fbUsed, a, len);
-          fbUsed += len;
+          // The last copy keeps the frame's slot (the transmit entry gets a
+          // fresh one to give back) when the next vector takes it for sure:
+          // among its first RP_VECTOR feedback frames, and a pool of at
+          // least a vector of slots (so the pool runs dry exactly when it
+          // would with every frame copied).
+          let fresh: i32 = -1;
+          if (k + 1 == peers && fbTail - fbHead < <u32>RP_VECTOR && slotCount >= <u32>RP_VECTOR) fresh = slotAlloc();
+          if (fresh >= 0) {
+            const slot = load<u32>(t, T_SLOT);
+            store<u32>(t, <u32>fresh, T_SLOT);
+            const at = slotPtr(slot) + HEADROOM;
+            if (a != at && <u32>HEADROOM + len <= slotSize) memory.copy(at, a, len);
+            store<u32>(e, slot, FE_SLOT);
+            store<u32>(e, 0, FE_START);
+          } else {
+            store<u32>(e, FE_NO_SLOT, FE_SLOT);
+            store<u32>(e, fbUsed, FE_START);
+            memory.copy(fbBuf + fbUsed, a, len);
+            fbUsed += len;
+          }
           fbTail++;
         }
       }

@@ -558,7 +558,15 @@ function run(
     const fb = X.replayFeedbackBuf();
     for (let q = X.replayFeedbackHead(), end = X.replayFeedbackTail(); q < end; q++) {
       const e = X.replayFeedbackEntry(q) >>> 2;
-      feedback.add(fb + u32[e + (R.FE_START >>> 2)]!, u32[e + (R.FE_LEN >>> 2)]!, u32[e + (R.FE_PORT >>> 2)]!, u32[e + (R.FE_SEC >>> 2)]!, u32[e + (R.FE_NSEC >>> 2)]!, u32[e + (R.FE_HOPS >>> 2)]!);
+      const slot = u32[e + (R.FE_SLOT >>> 2)]!;
+      const at = slot === R.FE_NO_SLOT ? fb + u32[e + (R.FE_START >>> 2)]! : poolPtr + slot * slotSize + HEADROOM;
+      feedback.add(at, u32[e + (R.FE_LEN >>> 2)]!, u32[e + (R.FE_PORT >>> 2)]!, u32[e + (R.FE_SEC >>> 2)]!, u32[e + (R.FE_NSEC >>> 2)]!, u32[e + (R.FE_HOPS >>> 2)]!);
+      if (slot !== R.FE_NO_SLOT) {
+        // the frame's slot back to the pool (Dataplane's free stack: top, then the free slots)
+        const top = u32[freeTopW]!;
+        u32[freeTopW + 1 + top] = slot;
+        u32[freeTopW] = top + 1;
+      }
     }
     hopsOf.set(u32.subarray(hopsW, hopsW + MAX_VECTOR));
     segmentLoops += X.replayLoops();
