@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter, CaptureError, WriteBehind } from '../src/pcap/index.ts';
 import { openSync, closeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { replay, REPLAY_HOST_BYTES, type ReplayOptions, type ReplayInput } from '../src/replay/replay.ts';
 import { loadScenarioText } from '../src/scenario/load.ts';
 import { compileTopology } from '../src/compile/compile.ts';
@@ -239,6 +240,30 @@ if (WriteBehind.supported) P('a PcapWriter on write-behind writes the file write
     for (const w of [a, b, c, d]) w.close();
     assert.ok(readFileSync(join(dir, 'b.pcap')).equals(readFileSync(join(dir, 'a.pcap'))));
     assert.ok(readFileSync(join(dir, 'c.pcap')).equals(readFileSync(join(dir, 'd.pcap'))));
+  } finally {
+    wb.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+if (WriteBehind.supported) P('a PcapWriter on write-behind into a pipe writes in order, without positions', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nw-wbp-'));
+  const wb = WriteBehind.create(256, 2);
+  try {
+    const fifo = join(dir, 'p.pcap');
+    execFileSync('mkfifo', [fifo]);
+    const cat = spawn('sh', ['-c', `cat "${fifo}" > "${join(dir, 'got.pcap')}"`]);
+    const done = new Promise<number | null>((res) => cat.on('exit', res));
+    const frames = [...Array(500).keys()].map((i) => Uint8Array.from({ length: i % 41 === 0 ? 600 : 1 + (i * 31) % 200 }, (_, k) => (i + k) & 0xff));
+    const a = new PcapWriter(join(dir, 'a.pcap'), { bufferSize: 256 });
+    const b = new PcapWriter(fifo, { bufferSize: 256, writeBehind: wb });
+    frames.forEach((f, i) => {
+      for (const w of [a, b]) w.write(f, 100 + i, i * 1000);
+    });
+    a.close();
+    b.close();
+    assert.is(await done, 0);
+    assert.ok(readFileSync(join(dir, 'got.pcap')).equals(readFileSync(join(dir, 'a.pcap'))));
   } finally {
     wb.close();
     rmSync(dir, { recursive: true, force: true });
