@@ -177,7 +177,10 @@ E('a corrupt record and a truncated end: the same error, after the same outputs'
     badFrac.writeUInt32LE(2_000_000, starts[900]! + 4);
     writeFileSync(join(dir, 'frac.pcap'), badFrac);
     writeFileSync(join(dir, 'cut.pcap'), good.subarray(0, starts[1700]! + 30));
-    for (const f of ['bad.pcap', 'frac.pcap', 'cut.pcap']) {
+    const badFirst = Buffer.from(good);
+    badFirst.writeUInt32LE(0x7fffffff, 24 + 8);
+    writeFileSync(join(dir, 'first.pcap'), badFirst);
+    for (const f of ['bad.pcap', 'frac.pcap', 'cut.pcap', 'first.pcap']) {
       const inputs = () => [{ port: 'c1/eth0', path: join(dir, f) }];
       const js = run(dir, `${f}-js`, inputs, { engine: 'js' });
       const wasm = run(dir, `${f}-wasm`, inputs, {});
@@ -189,7 +192,18 @@ E('a corrupt record and a truncated end: the same error, after the same outputs'
       assert.is(e2.message, e1.message, f);
       assert.equal(Object.keys(wasm.files).sort(), Object.keys(js.files).sort(), f);
       for (const k of Object.keys(js.files)) assert.ok(wasm.files[k]!.equals(js.files[k]!), `${f}: ${k} differs`);
+      assert.is(existsSync(join(dir, `${f}-wasm`)), existsSync(join(dir, `${f}-js`)), `${f}: output directory`);
     }
+    // a bad first record: reported before anything is written (no output directory), as before
+    assert.not.ok(existsSync(join(dir, 'first.pcap-wasm')));
+    // no records at all: an empty output directory, both ways
+    writeFileSync(join(dir, 'empty.pcap'), good.subarray(0, 24));
+    const inputs = () => [{ port: 'c1/eth0', path: join(dir, 'empty.pcap') }];
+    const ej = run(dir, 'empty-js', inputs, { engine: 'js' });
+    const ew = run(dir, 'empty-wasm', inputs, {});
+    same(ej, ew, 'empty');
+    assert.is(ew.r!.frames, 0);
+    assert.ok(existsSync(join(dir, 'empty-wasm')) && existsSync(join(dir, 'empty-js')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

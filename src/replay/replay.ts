@@ -376,8 +376,12 @@ function run(
     if (b && b.linkType === LINKTYPE_ETHERNET && b.src.buf.buffer === dp.memory.buffer) bulk = b;
   }
   let bulkLive = bulk !== undefined;
+  /** The bulk input's first record, read (checked) here as every input's is, pushed with the first vector. */
+  let bulkFirst = false;
   if (bulk) {
     if (bulk.resolution === 'ns') sawNs();
+    bulkFirst = single!.reader!.step();
+    bulkLive = bulkFirst;
   } else for (const src of sources) src.advance();
   const peers = peerIds();
 
@@ -526,6 +530,12 @@ function run(
       const s = bulk.src;
       const reader = single!.reader!;
       const swap = bulk.swap ? 1 : 0;
+      if (bulkFirst && n < MAX_VECTOR) {
+        // its bytes stay where step() left them until the reader's next step()
+        pushFrame(n++, reader.recBuf, reader.recAt, reader.recLen, single!.port, reader.recTsSec, reader.recTsNsec);
+        frames++;
+        bulkFirst = false;
+      }
       while (n < MAX_VECTOR && bulkLive) {
         const buf = s.buf;
         if (buf.buffer === memBuf) {
@@ -578,7 +588,12 @@ function run(
     // The bulk input goes on through its reader's cursor.
     if (bulk) {
       bulk = undefined;
-      if (bulkLive) single!.advance();
+      if (bulkFirst) {
+        // not pushed yet: the cursor's head, as advance() would have left it
+        const r = single!.reader!;
+        Object.assign(single!, { has: true, buf: r.recBuf, at: r.recAt, len: r.recLen, tsSec: r.recTsSec, tsNsec: r.recTsNsec });
+        bulkFirst = false;
+      } else if (bulkLive) single!.advance();
     }
     fast = false;
   };
