@@ -65,3 +65,9 @@ export {
   CHILD_CHECK_SRC, PARENT_IPVLAN, MAC_ENTRY_SIZE, IP_ENTRY_SIZE,
 } from './macvlan';
 export { gatewaySetup, GW_SIZE, GW_IP, GW_MAC, GW_FLAGS, GW_VLAN } from './gateway';
+
+// ---- replay's host loop (issue 8): capture records in, pcap records out, once per vector ----
+export {
+  replaySetup, replayStop, replayLoops, replayPcapPos, replayFeedbackHead, replayFeedbackTail, replayFeedbackEntry,
+  replayFeedbackBuf, replayCompact, replayFeedbackIn, replayPcapIn, replayEmit,
+} from './replay';

@@ -191,7 +191,7 @@ function tcpdumpAvailable(): boolean {
 /**
  * What the replay's file I/O alone costs: reading the capture (1 MiB reads)
  * and writing `outs` (the bytes of its output captures, held in memory) with
- * 512 KiB writes, as replay's writers do. Seconds.
+ * 128 KiB writes, as replay's writers do. Seconds.
  */
 export function ioFloor(capture: string, outs: Uint8Array[], scratch: string): number {
   mkdirSync(scratch, { recursive: true });
@@ -202,8 +202,8 @@ export function ioFloor(capture: string, outs: Uint8Array[], scratch: string): n
   closeSync(fd);
   outs.forEach((b, i) => {
     const o = openSync(join(scratch, `${i}.pcap`), 'w');
-    for (let at = 0; at < b.length; at += 512 << 10) {
-      const n = Math.min(512 << 10, b.length - at);
+    for (let at = 0; at < b.length; at += 128 << 10) {
+      const n = Math.min(128 << 10, b.length - at);
       let done = 0;
       while (done < n) done += writeSync(o, b, at + done, n - done);
     }

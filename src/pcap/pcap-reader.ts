@@ -37,9 +37,12 @@ export class PcapParser {
   private readonly src: ByteSource;
   private readonly file: string;
   private readonly copy: boolean;
-  private readonly maxCaplen: number;
-  private readonly nsMul: number;
-  private readonly fracLimit: number;
+  /** @internal Largest caplen accepted (replay's bulk path applies the same rules). */
+  readonly maxCaplen: number;
+  /** @internal 1000 for a µs file, 1 for ns. */
+  readonly nsMul: number;
+  /** @internal A record's fraction must be below this. */
+  readonly fracLimit: number;
 
   /** Parses the 24-byte file header; `src` must be at offset 0. */
   constructor(src: ByteSource, file: string, copy: boolean, maxCaplen: number) {

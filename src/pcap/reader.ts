@@ -145,6 +145,27 @@ export class CaptureReader implements Iterator<CaptureRecord, undefined>, Iterab
     }
   }
 
+  /**
+   * @internal For replay's bulk path (records parsed in the data plane's
+   * module straight from the read buffer): the classic pcap file's byte
+   * source and record rules, or undefined for pcapng or a closed reader. The
+   * caller may move `src.pos` past whole records it took, and must leave
+   * every other record (a truncated or corrupt one) to step().
+   */
+  bulk(): PcapBulk | undefined {
+    const parser = this.parser;
+    if (this.closed || !(parser instanceof PcapParser)) return undefined;
+    return {
+      src: this.src,
+      swap: !parser.littleEndian,
+      nsMul: parser.nsMul,
+      fracLimit: parser.fracLimit,
+      maxCaplen: parser.maxCaplen,
+      linkType: parser.iface.linkType,
+      resolution: parser.iface.resolution,
+    };
+  }
+
   next(): IteratorResult<CaptureRecord, undefined> {
     const rec = this.read();
     return rec === null ? { done: true, value: undefined } : { done: false, value: rec };
@@ -166,6 +187,18 @@ export class CaptureReader implements Iterator<CaptureRecord, undefined>, Iterab
       this.src.close();
     }
   }
+}
+
+/** @internal What {@link CaptureReader.bulk} gives. */
+export interface PcapBulk {
+  src: ByteSource;
+  /** The file is big-endian. */
+  swap: boolean;
+  nsMul: number;
+  fracLimit: number;
+  maxCaplen: number;
+  linkType: number;
+  resolution: 'us' | 'ns';
 }
 
 /**

@@ -6,8 +6,11 @@
  * 4x slower than into plain memory in V8; one 512 KiB copy costs ~20 µs) and
  * queues it, waiting with Atomics.wait only when every chunk is queued. One
  * worker, one FIFO queue: the chunks of a file are written in the order they
- * were queued. Synchronous for the caller (replay is a synchronous call); the
- * worker is unref'ed and ends with `close()`.
+ * were queued. `write(fd, bytes, position)` writes at that file offset
+ * (pwrite) instead, and when every chunk is queued the caller writes the
+ * bytes itself rather than wait, so the two threads share the writing
+ * whatever each one's speed. Synchronous for the caller (replay is a
+ * synchronous call); the worker is unref'ed and ends with `close()`.
  *
  * Used by replay for large outputs on machines with a spare CPU: the kernel's
  * share of writing the captures (page-cache copies) then runs beside the data
@@ -31,7 +34,8 @@ const FREED = 2; // bumped (and notified) every time a chunk is freed
 const FAILED = 3; // 1 after a write error (its message is on the port)
 const IDLE = 4; // 1 while the worker waits for work (only then does submit notify)
 const WAITING = 5; // 1 while the caller waits for a chunk or the drain (only then does the worker notify)
-const QUEUE = 8; // ring of (chunk, fd, len) entries
+const QUEUE = 8; // ring of (chunk, fd, len, position low, position high) entries
+const ENTRY = 5;
 const CHUNK_FREE = 0;
 /** How long a wait may see no write complete before the worker is taken for dead. */
 const STALL_MS = 60_000;
@@ -43,7 +47,7 @@ const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { sab, ctl: ctlBuf, chunkSize, chunks, port } = workerData;
 const ctl = new Int32Array(ctlBuf);
-const state = new Int32Array(ctlBuf, ${QUEUE * 4} + chunks * 12, chunks);
+const state = new Int32Array(ctlBuf, ${QUEUE * 4} + chunks * ${ENTRY * 4}, chunks);
 let head = 0;
 for (;;) {
   const tail = Atomics.load(ctl, ${TAIL});
@@ -53,14 +57,16 @@ for (;;) {
     Atomics.store(ctl, ${IDLE}, 0);
     continue;
   }
-  const q = ${QUEUE} + (head % chunks) * 3;
+  const q = ${QUEUE} + (head % chunks) * ${ENTRY};
   const chunk = ctl[q], fd = ctl[q + 1], len = ctl[q + 2];
   if (chunk < 0) break;
+  // a position (pwrite), or -1: the file's own offset
+  const pos = ctl[q + 4] < 0 ? null : (ctl[q + 3] >>> 0) + ctl[q + 4] * 4294967296;
   if (Atomics.load(ctl, ${FAILED}) === 0) {
     try {
       const view = new Uint8Array(sab, chunk * chunkSize, len);
       let off = 0;
-      while (off < len) off += fs.writeSync(fd, view, off, len - off);
+      while (off < len) off += fs.writeSync(fd, view, off, len - off, pos === null ? null : pos + off);
     } catch (e) {
       port.postMessage(String(e && e.stack || e));
       Atomics.store(ctl, ${FAILED}, 1);
@@ -92,9 +98,9 @@ export class WriteBehind {
     this.chunkSize = chunkSize;
     this.chunks = chunks;
     this.sab = new SharedArrayBuffer(chunkSize * chunks);
-    const ctlBuf = new SharedArrayBuffer(QUEUE * 4 + chunks * 12 + chunks * 4);
+    const ctlBuf = new SharedArrayBuffer(QUEUE * 4 + chunks * ENTRY * 4 + chunks * 4);
     this.ctl = new Int32Array(ctlBuf);
-    this.state = new Int32Array(ctlBuf, QUEUE * 4 + chunks * 12, chunks);
+    this.state = new Int32Array(ctlBuf, QUEUE * 4 + chunks * ENTRY * 4, chunks);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(WORKER, { eval: true, workerData: { sab: this.sab, ctl: ctlBuf, chunkSize, chunks, port: port2 }, transferList: [port2] });
@@ -137,6 +143,14 @@ export class WriteBehind {
     return new WriteBehind(chunkSize, chunks);
   }
 
+  /** A free chunk if there is one now (no waiting), else -1. */
+  private tryAcquire(): number {
+    for (let c = 0; c < this.chunks; c++) {
+      if (Atomics.compareExchange(this.state, c, CHUNK_FREE, CHUNK_OWNED) === CHUNK_FREE) return c;
+    }
+    return -1;
+  }
+
   /** A free chunk (waiting for the worker to free one if need be): its index and bytes. */
   acquire(): { chunk: number; bytes: Uint8Array } {
     this.check();
@@ -157,15 +171,21 @@ export class WriteBehind {
     }
   }
 
-  /** Queues the first `len` bytes of `chunk` for fd; the chunk is not the caller's any more. */
-  submit(chunk: number, fd: number, len: number): void {
+  /**
+   * Queues the first `len` bytes of `chunk` for fd (at file offset
+   * `position`, or at the file's own offset); the chunk is not the caller's
+   * any more.
+   */
+  submit(chunk: number, fd: number, len: number, position?: number): void {
     this.check();
     if (this.closed) throw new Error('write-behind: submit after close');
     Atomics.store(this.state, chunk, CHUNK_QUEUED);
-    const q = QUEUE + (this.tail % this.chunks) * 3;
+    const q = QUEUE + (this.tail % this.chunks) * ENTRY;
     this.ctl[q] = chunk;
     this.ctl[q + 1] = fd;
     this.ctl[q + 2] = len;
+    this.ctl[q + 3] = position === undefined ? 0 : position % 4294967296 | 0;
+    this.ctl[q + 4] = position === undefined ? -1 : Math.floor(position / 4294967296);
     this.tail++;
     Atomics.store(this.ctl, TAIL, this.tail);
     if (Atomics.load(this.ctl, IDLE)) Atomics.notify(this.ctl, TAIL);
@@ -178,9 +198,28 @@ export class WriteBehind {
 
   /**
    * Queues `bytes` to be written to fd (copied: the caller may reuse them at
-   * once). Bytes larger than a chunk are written here, after the queue.
+   * once). Bytes larger than a chunk are written here, after the queue. With
+   * a `position` they go to that file offset (pwrite), and are written here
+   * at once when every chunk is queued (no wait, no copy): give positions to
+   * every write of a file, or to none.
    */
-  write(fd: number, bytes: Uint8Array): void {
+  write(fd: number, bytes: Uint8Array, position?: number): void {
+    if (position !== undefined) {
+      if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`write-behind: position must be a non-negative integer, got ${position}`);
+      this.check();
+      if (this.closed) throw new Error('write-behind: write after close');
+      // Every chunk queued (or the bytes larger than one): write them here,
+      // at their place in the file, instead of waiting for the worker.
+      const c = bytes.length > this.chunkSize ? -1 : this.tryAcquire();
+      if (c < 0) {
+        let off = 0;
+        while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
+        return;
+      }
+      new Uint8Array(this.sab, c * this.chunkSize, this.chunkSize).set(bytes);
+      this.submit(c, fd, bytes.length, position);
+      return;
+    }
     if (bytes.length > this.chunkSize) {
       this.drain();
       let off = 0;
@@ -222,7 +261,7 @@ export class WriteBehind {
       this.drain();
     } finally {
       this.closed = true;
-      const q = QUEUE + (this.tail % this.chunks) * 3;
+      const q = QUEUE + (this.tail % this.chunks) * ENTRY;
       this.ctl[q] = -1;
       this.tail++;
       Atomics.store(this.ctl, TAIL, this.tail);

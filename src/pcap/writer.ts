@@ -61,6 +61,8 @@ export class PcapWriter {
   private sharedOff = 0;
   private readonly wb: WriteBehind | undefined;
   private used = 0;
+  /** With write-behind to a regular file: file offset of the buffer's first byte (writes are positional); -1: sequential (a pipe). */
+  private filePos = -1;
   private readonly nsDiv: number;
 
   constructor(path: string, opts: PcapWriterOptions = {}) {
@@ -80,6 +82,7 @@ export class PcapWriter {
     this.wb = opts.writeBehind;
     this.buf = opts.buffer ?? new Uint8Array(bufferSize);
     this.fd = fs.openSync(path, 'w');
+    if (this.wb && fs.fstatSync(this.fd).isFile()) this.filePos = 0;
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.whole = new Uint8Array(this.buf.buffer);
     const v = this.view;
@@ -119,8 +122,13 @@ export class PcapWriter {
       // Larger than the whole buffer: write the header, then the frame directly.
       this.used = o + 16;
       this.flush();
-      this.wb?.drain();
-      writeAll(this.fd, frame);
+      if (this.wb && this.filePos >= 0) {
+        this.wb.write(this.fd, frame, this.filePos);
+        this.filePos += frame.length;
+      } else {
+        this.wb?.drain();
+        writeAll(this.fd, frame);
+      }
     }
     this.count++;
   }
@@ -154,10 +162,34 @@ export class PcapWriter {
     this.count++;
   }
 
+  /** @internal For replay's bulk path: the output buffer, which it fills itself (see `filled`). */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
+  /** @internal Bytes in the buffer not yet written out. */
+  get buffered(): number {
+    return this.used;
+  }
+
+  /**
+   * @internal `records` whole records were appended to the buffer from
+   * elsewhere, which now holds `used` bytes.
+   */
+  filled(used: number, records: number): void {
+    this.used = used;
+    this.count += records;
+  }
+
   /** Write out what is buffered (the file stays open). */
   flush(): void {
     if (this.used > 0 && this.fd >= 0) {
-      if (this.wb) this.wb.write(this.fd, this.buf.subarray(0, this.used));
+      if (this.wb && this.filePos >= 0) {
+        // At its place in the file: the write-behind thread or, when it is
+        // behind, this one writes it.
+        this.wb.write(this.fd, this.buf.subarray(0, this.used), this.filePos);
+        this.filePos += this.used;
+      } else if (this.wb) this.wb.write(this.fd, this.buf.subarray(0, this.used));
       else writeAll(this.fd, this.buf.subarray(0, this.used));
       this.used = 0;
     }

@@ -4,8 +4,12 @@
 // deterministic: the same inputs always give the same outputs.
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Dataplane, MAX_VECTOR, MAX_PORTS, DESC_SIZE, TX_SIZE, D_TS_SEC, D_TS_NSEC, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC } from '../dataplane/index.ts';
-import { openCapture, PcapWriter, WriteBehind, LINKTYPE_ETHERNET, type CaptureReader } from '../pcap/index.ts';
+import { Dataplane, MAX_VECTOR, MAX_PORTS, DESC_SIZE, TX_SIZE, HEADROOM, FREE_TOP, D_TS_SEC, D_TS_NSEC, T_SLOT, T_OFF, T_LEN, T_PORT, T_SRC } from '../dataplane/index.ts';
+import { openCapture, PcapWriter, WriteBehind, LINKTYPE_ETHERNET, DEFAULT_SNAPLEN, type CaptureReader } from '../pcap/index.ts';
+import type { PcapBulk } from '../pcap/reader.ts';
+import * as R from '../../assembly/replay-layout.ts';
+
+if (R.RP_PORTS !== MAX_PORTS || R.RP_VECTOR !== MAX_VECTOR) throw new Error('netwasm: assembly/replay-layout.ts does not match assembly/layout.ts');
 
 /** A source of frames for one port. */
 export interface ReplayInput {
@@ -46,6 +50,16 @@ export interface ReplayOptions {
    * outputs are the same either way.
    */
   writeBehind?: boolean;
+  /**
+   * Where the per-frame host work runs: 'wasm' (the default, where the data
+   * plane has a host region: see REPLAY_HOST_BYTES) moves records, output
+   * records and segment frames in the data plane's module, one call per
+   * vector; 'js' does it per frame in TypeScript (and is what `collect`
+   * uses). The outputs are the same either way.
+   */
+  engine?: 'wasm' | 'js';
+  /** @internal Entries of the module's feedback queue (tests: a small one overflows into the TypeScript queue). */
+  feedbackEntries?: number;
 }
 
 /** Input bytes from which replay writes its outputs from a second thread by default. */
@@ -90,7 +104,7 @@ class Source {
 
   constructor(
     readonly port: number,
-    private readonly reader: CaptureReader | undefined,
+    readonly reader: CaptureReader | undefined,
     private readonly frames: Iterator<TimedFrame> | undefined,
     private readonly path: string,
     private readonly onNs: () => void,
@@ -230,19 +244,46 @@ class FeedbackQueue {
   }
 }
 
-/** Capture read buffer (one input; several get a quarter each) and output buffer per port. */
+/**
+ * Capture read buffer (one input; several get a quarter each) and output
+ * buffer per port (also the write-behind chunk: 16 of 128 KiB stay in the
+ * cache between the copy into them and the worker's write(2); with 512 KiB
+ * both copies took a third more time).
+ */
 const READ_BUFFER = 1 << 20;
-const WRITE_BUFFER = 512 << 10;
+const WRITE_BUFFER = 128 << 10;
 const FEEDBACK_BUFFER = 1 << 20;
+/** The module's feedback queue (engine 'wasm'): entries and bytes (a full vector's worth of full slots, and more). */
+const FAST_FEEDBACK_ENTRIES = 8192;
+const FAST_FEEDBACK_BYTES = 4 << 20;
+/** The module's control block and feedback queue, in one piece of the host region. */
+const FAST_BYTES = R.RP_CTL_BYTES + FAST_FEEDBACK_ENTRIES * R.FE_SIZE + FAST_FEEDBACK_BYTES;
 
 /**
  * `hostBytes` for a Dataplane that replays (compileTopology(topo, { hostBytes:
  * REPLAY_HOST_BYTES })): room in its memory for the capture read buffer, the
- * segment feedback queue and 16 output buffers, so frames move between them
- * and the slots with copyWithin. Without it replay works the same, through
+ * segment feedback queue (with the module's control block) and 16 output
+ * buffers, so frames move between them and the slots inside the module's
+ * memory (see the `engine` option). Without it replay works the same, through
  * buffers of its own (a view per frame).
  */
-export const REPLAY_HOST_BYTES = READ_BUFFER + FEEDBACK_BUFFER + 16 * WRITE_BUFFER;
+export const REPLAY_HOST_BYTES = READ_BUFFER + Math.max(FEEDBACK_BUFFER, FAST_BYTES) + 16 * WRITE_BUFFER;
+
+/** The replay helpers of the module (assembly/replay.ts). */
+interface ReplayExports {
+  replaySetup(ctl: number, ent: number, entCap: number, buf: number, cap: number, maxHops: number, snaplen: number, outputs: number): void;
+  replayStop(): number;
+  replayLoops(): number;
+  replayPcapPos(): number;
+  replayFeedbackHead(): number;
+  replayFeedbackTail(): number;
+  replayFeedbackEntry(i: number): number;
+  replayFeedbackBuf(): number;
+  replayCompact(): void;
+  replayFeedbackIn(first: number, max: number): number;
+  replayPcapIn(buf: number, end: number, first: number, max: number, inPort: number, swap: number, nsMul: number, fracLimit: number, maxCaplen: number): number;
+  replayEmit(from: number, nTx: number, noOutput: number): number;
+}
 
 /** Runs the inputs through dp. */
 export function replay(dp: Dataplane, inputs: ReadonlyArray<ReplayInput>, opts: ReplayOptions): ReplayResult {
@@ -270,13 +311,12 @@ export function replay(dp: Dataplane, inputs: ReadonlyArray<ReplayInput>, opts: 
         readers.push(reader);
         src = new Source(id, reader, undefined, inp.path, sawNs);
       } else src = new Source(id, undefined, (inp.frames ?? [])[Symbol.iterator](), '', sawNs);
-      src.advance();
       sources.push(src);
     }
     let inputBytes = 0;
     for (const inp of inputs) if (inp.path !== undefined) inputBytes += statSync(inp.path).size;
     const writeBehind = opts.outDir !== undefined && (opts.writeBehind ?? inputBytes >= WRITE_BEHIND_MIN);
-    return run(dp, sources, opts, names, () => resolutionNs, host, writeBehind);
+    return run(dp, sources, readers, opts, names, () => resolutionNs, sawNs, host, writeBehind);
   } finally {
     for (const r of readers) r.close();
   }
@@ -302,41 +342,100 @@ class HostBuffers {
   }
 }
 
-function run(dp: Dataplane, sources: Source[], opts: ReplayOptions, names: string[], ns: () => boolean, host: HostBuffers, writeBehind: boolean): ReplayResult {
-  // Segment peers: port id -> the other port ids of its segment.
-  const peers: Array<number[] | undefined> = new Array(MAX_PORTS).fill(undefined);
-  for (const seg of opts.segments ?? []) {
-    const ids = seg.map((n) => {
-      const id = opts.ports.get(n);
-      if (id === undefined) throw new Error(`replay: unknown segment port "${n}"`);
-      return id;
-    });
-    for (const id of ids) peers[id] = [...(peers[id] ?? []), ...ids.filter((x) => x !== id)];
+function run(
+  dp: Dataplane, sources: Source[], readers: CaptureReader[], opts: ReplayOptions, names: string[], ns: () => boolean, sawNs: () => void,
+  host: HostBuffers, writeBehind: boolean,
+): ReplayResult {
+  const outDir = opts.outDir;
+  const collect = opts.collect === true;
+  const maxHops = opts.maxSegmentHops ?? 8;
+  // Segment peers: port id -> the other port ids of its segment (validated below, after the inputs' first records).
+  const peerIds = (): Array<number[] | undefined> => {
+    const peers: Array<number[] | undefined> = new Array(MAX_PORTS).fill(undefined);
+    for (const seg of opts.segments ?? []) {
+      const ids = seg.map((n) => {
+        const id = opts.ports.get(n);
+        if (id === undefined) throw new Error(`replay: unknown segment port "${n}"`);
+        return id;
+      });
+      for (const id of ids) peers[id] = [...(peers[id] ?? []), ...ids.filter((x) => x !== id)];
+    }
+    return peers;
+  };
+
+  // Engine 'wasm': the module's helpers, its control block and feedback queue in the host region.
+  const X = dp.exports as unknown as ReplayExports;
+  let fastBytes: Uint8Array | undefined;
+  if (opts.engine !== 'js' && !collect && typeof X.replayEmit === 'function') fastBytes = host.take(FAST_BYTES);
+  let fast = fastBytes !== undefined;
+  // One classic pcap input whose read buffer is in the module's memory: its records go into the slots from there.
+  let bulk: PcapBulk | undefined;
+  const single = sources.length === 1 ? sources[0]! : undefined;
+  if (fast && single?.reader) {
+    const b = single.reader.bulk();
+    if (b && b.linkType === LINKTYPE_ETHERNET && b.src.buf.buffer === dp.memory.buffer) bulk = b;
   }
+  let bulkLive = bulk !== undefined;
+  /** The bulk input's first record, read (checked) here as every input's is, pushed with the first vector. */
+  let bulkFirst = false;
+  if (bulk) {
+    if (bulk.resolution === 'ns') sawNs();
+    bulkFirst = single!.reader!.step();
+    bulkLive = bulkFirst;
+  } else for (const src of sources) src.advance();
+  const peers = peerIds();
 
   const writers: Array<PcapWriter | undefined> = new Array(MAX_PORTS).fill(undefined);
   const files: Record<string, string> = {};
   const output: Record<string, TimedFrame[]> = {};
-  const outDir = opts.outDir;
-  const collect = opts.collect === true;
   if (outDir) mkdirSync(outDir, { recursive: true });
-  const maxHops = opts.maxSegmentHops ?? 8;
   let frames = 0;
   let segmentLoops = 0;
-  const feedback = new FeedbackQueue(dp.bytes, opts.segments?.length ? host.take(FEEDBACK_BUFFER) : undefined);
+  // The TypeScript feedback queue: the 'js' engine's, and the 'wasm' engine's overflow (in memory of its own).
+  const feedback = new FeedbackQueue(dp.bytes, !fast && opts.segments?.length ? host.take(FEEDBACK_BUFFER) : undefined);
   const hopsOf = new Uint32Array(MAX_VECTOR);
   // The transmit and descriptor vectors, read in place.
   const u8 = dp.bytes;
-  const u16 = new Uint16Array(dp.memory.buffer);
-  const u32 = new Uint32Array(dp.memory.buffer);
+  const memBuf = dp.memory.buffer;
+  const u16 = new Uint16Array(memBuf);
+  const u32 = new Uint32Array(memBuf);
   const txW = dp.regions.tx!.ptr >>> 2;
   const descW = dp.regions.desc!.ptr >>> 2;
   const poolPtr = dp.regions.pool!.ptr;
+  const freeTopW = (dp.regions.free!.ptr + FREE_TOP) >>> 2;
   const slotSize = dp.slotSize;
-  const single = sources.length === 1 ? sources[0]! : undefined;
   // Started with the first output (undefined where it cannot run: then the writers write themselves).
   let wb: WriteBehind | undefined;
   let wbTried = false;
+
+  // The control block (engine 'wasm').
+  const ctl = fastBytes?.byteOffset ?? 0;
+  const ctlW = ctl >>> 2;
+  const outW = (port: number): number => ctlW + ((R.RP_OUT + port * R.RP_OUT_SIZE) >>> 2);
+  const hopsW = ctlW + (R.RP_HOPS >>> 2);
+  const rxW = ctlW + (R.RP_RX >>> 2);
+  /** Ports whose rx the module counts: the inputs' and the segments'. */
+  const rxPorts: number[] = [];
+  if (fast) {
+    let peerAt = 0;
+    for (let p = 0; p < MAX_PORTS; p++) peerAt += peers[p]?.length ?? 0;
+    if (peerAt > R.RP_PEER_MAX) fast = false;
+  }
+  if (fast) {
+    u8.fill(0, ctl, ctl + R.RP_CTL_BYTES);
+    let peerAt = 0;
+    for (let p = 0; p < MAX_PORTS; p++) {
+      const ps = peers[p];
+      if (!ps) continue;
+      u32[ctlW + (R.RP_PEERS >>> 2) + p] = peerAt | (ps.length << 16);
+      for (const q of ps) u16[((ctl + R.RP_PEER_LIST) >>> 1) + peerAt++] = q;
+      rxPorts.push(p);
+    }
+    for (const src of sources) if (!rxPorts.includes(src.port)) rxPorts.push(src.port);
+    const entries = opts.feedbackEntries ?? FAST_FEEDBACK_ENTRIES;
+    const ent = ctl + R.RP_CTL_BYTES;
+    X.replaySetup(ctl, ent, entries, ent + FAST_FEEDBACK_ENTRIES * R.FE_SIZE, FAST_FEEDBACK_BYTES, maxHops, DEFAULT_SNAPLEN, outDir ? 1 : 0);
+  }
 
   const nextInput = (): Source | undefined => {
     if (single) return single.has ? single : undefined;
@@ -348,10 +447,207 @@ function run(dp: Dataplane, sources: Source[], opts: ReplayOptions, names: strin
     return best;
   };
 
+  /** The writer of `port`, opened with its first frame. */
+  const writerOf = (port: number): PcapWriter => {
+    let w = writers[port];
+    if (!w) {
+      const name = names[port] ?? `port${port}`;
+      const file = join(outDir!, outputFileName(name));
+      if (writeBehind && !wbTried) {
+        wbTried = true;
+        wb = opts.writeBehind === true && WriteBehind.supported ? WriteBehind.create(WRITE_BUFFER) : WriteBehind.start(WRITE_BUFFER);
+      }
+      const resolution = ns() ? 'ns' : 'us';
+      // Frames move into the buffer inside the data plane's memory and,
+      // full, to the write-behind thread in one copy.
+      w = new PcapWriter(file, { resolution, bufferSize: WRITE_BUFFER, ...(wb ? { writeBehind: wb } : {}), ...withBuffer(host.take(WRITE_BUFFER)) });
+      writers[port] = w;
+      files[name] = file;
+    }
+    return w;
+  };
+
+  /** Engine 'wasm': what the module appended to the writer's buffer, into the writer. */
+  const pull = (port: number): void => {
+    const o = outW(port);
+    if (!(u32[o + (R.RP_O_FLAGS >>> 2)]! & R.RP_OUT_ACTIVE)) return;
+    writers[port]!.filled(u32[o + (R.RP_O_USED >>> 2)]!, u32[o + (R.RP_O_COUNT >>> 2)]!);
+    u32[o + (R.RP_O_COUNT >>> 2)] = 0;
+  };
+  /** Engine 'wasm': the writer's buffer state, into the control block. */
+  const push = (port: number): void => {
+    const w = writers[port]!;
+    const o = outW(port);
+    const buf = w.buffer;
+    if (buf.buffer === memBuf) {
+      u32[o + (R.RP_O_BUF >>> 2)] = buf.byteOffset;
+      u32[o + (R.RP_O_CAP >>> 2)] = buf.length;
+      u32[o + (R.RP_O_USED >>> 2)] = w.buffered;
+      u32[o + (R.RP_O_FLAGS >>> 2)] = R.RP_OUT_ACTIVE | (w.resolution === 'ns' ? R.RP_OUT_NS : 0);
+    } else u32[o + (R.RP_O_FLAGS >>> 2)] = R.RP_OUT_HOST;
+  };
+
+  /** Transmit entry i, per frame in TypeScript: its output record, its segment copies (engine 'js'). */
+  const emitJs = (i: number, withOutput = true): void => {
+    const t = txW + i * (TX_SIZE >> 2);
+    const port = u16[(t << 1) + (T_PORT >> 1)]!;
+    const src = u16[(t << 1) + (T_SRC >> 1)]!;
+    const a = poolPtr + u32[t + (T_SLOT >> 2)]! * slotSize + u32[t + (T_OFF >> 2)]!;
+    const len = u32[t + (T_LEN >> 2)]!;
+    const d = descW + src * (DESC_SIZE >> 2);
+    const tsSec = u32[d + (D_TS_SEC >> 2)]!;
+    const tsNsec = u32[d + (D_TS_NSEC >> 2)]!;
+    if (outDir && withOutput) writerOf(port).writeBytes(u8, a, a + len, tsSec, tsNsec);
+    if (collect) (output[names[port] ?? `port${port}`] ??= []).push({ data: u8.slice(a, a + len), tsSec, tsNsec });
+    const p = peers[port];
+    if (p) {
+      const hops = hopsOf[src]! + 1;
+      if (hops > maxHops) segmentLoops++;
+      else for (const q of p) feedback.add(a, len, q, tsSec, tsNsec, hops);
+    }
+  };
+
+  /** Engine 'wasm': queues frame src[start .. start + len) as input descriptor n (false: the pool is empty). */
+  const pushFrame = (n: number, src: Uint8Array, start: number, len: number, port: number, tsSec: number, tsNsec: number): boolean => {
+    const top = u32[freeTopW]!;
+    if (top === 0) return false;
+    u32[freeTopW] = top - 1;
+    const slot = u32[freeTopW + top]!;
+    if (HEADROOM + len <= slotSize) {
+      const at = poolPtr + slot * slotSize + HEADROOM;
+      if (src.buffer === memBuf) u8.copyWithin(at, src.byteOffset + start, src.byteOffset + start + len);
+      else u8.set(src.subarray(start, start + len), at);
+    }
+    dp.describe(n, slot, HEADROOM, len, port, tsSec, tsNsec);
+    u32[hopsW + n] = 0;
+    if (port >= 0 && port < MAX_PORTS) dp.rxPerPort[port]!++;
+    return true;
+  };
+
+  /** Engine 'wasm': fills input descriptors n.. from the inputs; returns the new count. */
+  const fillInputs = (n: number): number => {
+    if (bulk) {
+      const s = bulk.src;
+      const reader = single!.reader!;
+      const swap = bulk.swap ? 1 : 0;
+      if (bulkFirst && n < MAX_VECTOR) {
+        // its bytes stay where step() left them until the reader's next step()
+        pushFrame(n++, reader.recBuf, reader.recAt, reader.recLen, single!.port, reader.recTsSec, reader.recTsNsec);
+        frames++;
+        bulkFirst = false;
+      }
+      while (n < MAX_VECTOR && bulkLive) {
+        const buf = s.buf;
+        if (buf.buffer === memBuf) {
+          const base = buf.byteOffset;
+          const k = X.replayPcapIn(base + s.pos, base + s.end, n, MAX_VECTOR - n, single!.port, swap, bulk.nsMul, bulk.fracLimit, bulk.maxCaplen);
+          s.pos = X.replayPcapPos() - base;
+          n += k;
+          frames += k;
+          if (n >= MAX_VECTOR || u32[freeTopW] === 0) break;
+        }
+        // A record the module left: the reader refills its buffer, or reports it.
+        if (!reader.step()) {
+          bulkLive = false;
+          break;
+        }
+        pushFrame(n++, reader.recBuf, reader.recAt, reader.recLen, single!.port, reader.recTsSec, reader.recTsNsec);
+        frames++;
+      }
+      return n;
+    }
+    while (n < MAX_VECTOR) {
+      const c = nextInput();
+      if (!c) break;
+      if (!pushFrame(n, c.buf, c.at, c.len, c.port, c.tsSec, c.tsNsec)) break;
+      n++;
+      frames++;
+      c.advance();
+    }
+    return n;
+  };
+
+  /** Engine 'wasm' -> 'js' when the module's feedback queue is full: its frames move to the TypeScript queue. */
+  const spill = (): void => {
+    for (let p = 0; p < MAX_PORTS; p++) if (writers[p]) pull(p);
+    const fb = X.replayFeedbackBuf();
+    for (let q = X.replayFeedbackHead(), end = X.replayFeedbackTail(); q < end; q++) {
+      const e = X.replayFeedbackEntry(q) >>> 2;
+      const slot = u32[e + (R.FE_SLOT >>> 2)]!;
+      const at = slot === R.FE_NO_SLOT ? fb + u32[e + (R.FE_START >>> 2)]! : poolPtr + slot * slotSize + HEADROOM;
+      feedback.add(at, u32[e + (R.FE_LEN >>> 2)]!, u32[e + (R.FE_PORT >>> 2)]!, u32[e + (R.FE_SEC >>> 2)]!, u32[e + (R.FE_NSEC >>> 2)]!, u32[e + (R.FE_HOPS >>> 2)]!);
+      if (slot !== R.FE_NO_SLOT) {
+        // the frame's slot back to the pool (Dataplane's free stack: top, then the free slots)
+        const top = u32[freeTopW]!;
+        u32[freeTopW + 1 + top] = slot;
+        u32[freeTopW] = top + 1;
+      }
+    }
+    hopsOf.set(u32.subarray(hopsW, hopsW + MAX_VECTOR));
+    segmentLoops += X.replayLoops();
+    // The bulk input goes on through its reader's cursor.
+    if (bulk) {
+      bulk = undefined;
+      if (bulkFirst) {
+        // not pushed yet: the cursor's head, as advance() would have left it
+        const r = single!.reader!;
+        Object.assign(single!, { has: true, buf: r.recBuf, at: r.recAt, len: r.recLen, tsSec: r.recTsSec, tsNsec: r.recTsNsec });
+        bulkFirst = false;
+      } else if (bulkLive) single!.advance();
+    }
+    fast = false;
+  };
+
   try {
     for (;;) {
-      // Fill one vector: frames fed back from segments first (they were sent
-      // in the vector before), then inputs in timestamp order.
+      if (fast) {
+        // Fill one vector: frames fed back from segments first (they were
+        // sent in the vector before), then inputs in timestamp order.
+        dp.releaseTx();
+        X.replayCompact();
+        let n = X.replayFeedbackIn(0, MAX_VECTOR);
+        if (n < MAX_VECTOR && X.replayFeedbackHead() === X.replayFeedbackTail() && u32[freeTopW] !== 0) n = fillInputs(n);
+        for (const p of rxPorts) {
+          const c = u32[rxW + p]!;
+          if (c) {
+            dp.rxPerPort[p]! += c;
+            u32[rxW + p] = 0;
+          }
+        }
+        if (n === 0) break;
+        const nTx = dp.run(n);
+        let i = 0;
+        let noOutput = -1;
+        while (i < nTx) {
+          i = X.replayEmit(i, nTx, noOutput);
+          if (i >= nTx) break;
+          const port = u16[((txW + i * (TX_SIZE >> 2)) << 1) + (T_PORT >> 1)]!;
+          const why = X.replayStop();
+          if (why === R.RP_NEED_WRITER) {
+            writerOf(port);
+            push(port);
+          } else if (why === R.RP_FLUSH) {
+            pull(port);
+            writers[port]!.flush();
+            push(port);
+          } else if (why === R.RP_SLOW) {
+            // This record through the writer; the module does the rest of the entry.
+            pull(port);
+            const t = txW + i * (TX_SIZE >> 2);
+            const a = poolPtr + u32[t + (T_SLOT >> 2)]! * slotSize + u32[t + (T_OFF >> 2)]!;
+            const d = descW + u16[(t << 1) + (T_SRC >> 1)]! * (DESC_SIZE >> 2);
+            writers[port]!.writeBytes(u8, a, a + u32[t + (T_LEN >> 2)]!, u32[d + (D_TS_SEC >> 2)]!, u32[d + (D_TS_NSEC >> 2)]!);
+            push(port);
+            noOutput = i;
+          } else {
+            spill();
+            for (; i < nTx; i++) emitJs(i, i !== noOutput);
+          }
+        }
+        opts.onProgress?.(frames);
+        continue;
+      }
+      // Engine 'js': the same, per frame in TypeScript.
       let n = 0;
       feedback.compact();
       while (!feedback.empty && n < MAX_VECTOR) {
@@ -371,51 +667,19 @@ function run(dp: Dataplane, sources: Source[], opts: ReplayOptions, names: strin
       }
       if (n === 0) break;
       const nTx = dp.run();
-      for (let i = 0; i < nTx; i++) {
-        const t = txW + i * (TX_SIZE >> 2);
-        const port = u16[(t << 1) + (T_PORT >> 1)]!;
-        const src = u16[(t << 1) + (T_SRC >> 1)]!;
-        const a = poolPtr + u32[t + (T_SLOT >> 2)]! * slotSize + u32[t + (T_OFF >> 2)]!;
-        const len = u32[t + (T_LEN >> 2)]!;
-        const d = descW + src * (DESC_SIZE >> 2);
-        const tsSec = u32[d + (D_TS_SEC >> 2)]!;
-        const tsNsec = u32[d + (D_TS_NSEC >> 2)]!;
-        if (outDir) {
-          let w = writers[port];
-          if (!w) {
-            const name = names[port] ?? `port${port}`;
-            const file = join(outDir, outputFileName(name));
-            if (writeBehind && !wbTried) {
-              wbTried = true;
-              wb = opts.writeBehind === true && WriteBehind.supported ? WriteBehind.create(WRITE_BUFFER) : WriteBehind.start(WRITE_BUFFER);
-            }
-            const resolution = ns() ? 'ns' : 'us';
-            // Frames move into the buffer with copyWithin (a part of the data
-            // plane's memory) and, full, to the write-behind thread in one copy.
-            w = new PcapWriter(file, { resolution, bufferSize: WRITE_BUFFER, ...(wb ? { writeBehind: wb } : {}), ...withBuffer(host.take(WRITE_BUFFER)) });
-            writers[port] = w;
-            files[name] = file;
-          }
-          w.writeBytes(u8, a, a + len, tsSec, tsNsec);
-        }
-        if (collect) (output[names[port] ?? `port${port}`] ??= []).push({ data: u8.slice(a, a + len), tsSec, tsNsec });
-        const p = peers[port];
-        if (p) {
-          const hops = hopsOf[src]! + 1;
-          if (hops > maxHops) segmentLoops++;
-          else for (const q of p) feedback.add(a, len, q, tsSec, tsNsec, hops);
-        }
-      }
+      for (let i = 0; i < nTx; i++) emitJs(i);
       opts.onProgress?.(frames);
     }
     dp.releaseTx();
   } finally {
     try {
+      if (fast) for (let p = 0; p < MAX_PORTS; p++) if (writers[p]) pull(p);
       for (const w of writers) w?.close();
     } finally {
       wb?.close();
     }
   }
+  if (fast) segmentLoops += X.replayLoops();
 
   const ports: Record<string, PortStats> = {};
   for (const [name, id] of opts.ports) ports[name] = { rx: dp.rxPerPort[id]!, tx: dp.txPerPort[id]! };
