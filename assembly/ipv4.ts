@@ -78,7 +78,9 @@ export const IPV4_FRAG_MASK: u16 = 0x3fff;
 @inline export function ipv4HeaderOk(ip: usize, hl: u32): bool {
   let s: u64 = <u64>load<u32>(ip) + <u64>load<u32>(ip, 4) + <u64>load<u32>(ip, 8) + <u64>load<u32>(ip, 12) + <u64>load<u32>(ip, 16);
   if (hl > IPV4_HLEN) for (let i: u32 = IPV4_HLEN; i < hl; i += 4) s += <u64>load<u32>(ip + i);
-  return s % 0xffff == 0 && s != 0;
+  // s % 0xffff == 0 && s != 0, as one multiply: for odd d, s is a multiple of d
+  // exactly when s * d^-1 (mod 2^64) <= (2^64 - 1) / d; minus one excludes s = 0.
+  return s * 0xfffefffefffeffff - 1 < 0x0001000100010001;
 }
 
 /**

@@ -246,6 +246,20 @@ static inline int encap_unicast(desc_t *x, uint32_t out) {
 // ---- decap ---------------------------------------------------------------------------
 static uint32_t last_raw = 0xffffffff, last_vni, last_gen;
 static int last_tunnel = -1;
+// decapFast's one-entry cache (vxlan.ts fastKey): VNI bytes as loaded | port << 24,
+// set by decap() for a tunnel decap_fast may take alone; all ones = none.
+static uint64_t fast_key = ~0ULL;
+static uint32_t fast_vni, fast_tunnel;
+
+static void fast_fill(uint32_t raw, uint32_t in_port) {
+  int t = last_tunnel;
+  if (t < 0 || !(vteps[in_port].flags & VF_FAST)) return;
+  tunnel_t *tn = &tunnels[t];
+  if (tn->underlay != in_port || (tn->flags & (TF_ALLOW_LIST | TF_LEARN))) return;
+  fast_key = (uint64_t)raw | ((uint64_t)in_port << 24);
+  fast_vni = last_vni;
+  fast_tunnel = (uint32_t)t;
+}
 
 static inline int ipv4_header_ok(const uint8_t *ip, uint32_t hl) {
   uint64_t s = (uint64_t)ld32(ip) + ld32(ip + 4) + ld32(ip + 8) + ld32(ip + 12) + ld32(ip + 16);
@@ -264,33 +278,34 @@ static inline void adjust_offload(desc_t *d, uint32_t inner) {
   if (d->hdr_len != 0) d->hdr_len = d->hdr_len > inner ? d->hdr_len - inner : 0;
 }
 
-// decapFast of vxlan.ts: bytes 0..47 against the VTEP's (mask, value) pairs (SSE2 as WASM SIMD).
+// decapFast of vxlan.ts: bytes 0..47 against the VTEP's (mask, value) pairs (SSE2 as WASM SIMD),
+// the cached VNI on this port (fast_key), lengths, header checksum, UDP checksum if set.
 static inline uint8_t *decap_fast(desc_t *d, uint8_t *f, uint32_t in_port) {
   uint32_t len = d->len;
-  vtep_t *vt = &vteps[in_port];
-  if (!(vt->flags & VF_FAST) || len < 64) return 0;
-  const uint8_t *m = vt->match;
-  __m128i e0 = _mm_cmpeq_epi8(_mm_and_si128(_mm_loadu_si128((const __m128i *)f), _mm_loadu_si128((const __m128i *)m)), _mm_loadu_si128((const __m128i *)(m + 48)));
-  __m128i e1 = _mm_cmpeq_epi8(_mm_and_si128(_mm_loadu_si128((const __m128i *)(f + 16)), _mm_loadu_si128((const __m128i *)(m + 16))), _mm_loadu_si128((const __m128i *)(m + 64)));
-  __m128i e2 = _mm_cmpeq_epi8(_mm_and_si128(_mm_loadu_si128((const __m128i *)(f + 32)), _mm_loadu_si128((const __m128i *)(m + 32))), _mm_loadu_si128((const __m128i *)(m + 80)));
-  if (_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(e0, e1), e2)) != 0xffff) return 0;
+  if (len < 64) return 0;
+  const uint8_t *m = vteps[in_port].match;
+  __m128i x0 = _mm_xor_si128(_mm_and_si128(_mm_loadu_si128((const __m128i *)f), _mm_loadu_si128((const __m128i *)m)), _mm_loadu_si128((const __m128i *)(m + 48)));
+  __m128i x1 = _mm_xor_si128(_mm_and_si128(_mm_loadu_si128((const __m128i *)(f + 16)), _mm_loadu_si128((const __m128i *)(m + 16))), _mm_loadu_si128((const __m128i *)(m + 64)));
+  __m128i x2 = _mm_xor_si128(_mm_and_si128(_mm_loadu_si128((const __m128i *)(f + 32)), _mm_loadu_si128((const __m128i *)(m + 32))), _mm_loadu_si128((const __m128i *)(m + 80)));
+  __m128i x = _mm_or_si128(_mm_or_si128(x0, x1), x2);
+  if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128())) != 0xffff) return 0;
   uint8_t *ip = f + 14;
-  uint32_t tot = bswap16(ld16(ip + 2));
   uint8_t *u = ip + 20;
+  if (((uint64_t)(ld32(u + 12) & 0xffffff) | ((uint64_t)in_port << 24)) != fast_key) return 0;
+  uint32_t tot = bswap16(ld16(ip + 2));
+  if (tot > len - 14) return 0;
+  if (tot < 50) return 0;
   uint32_t ulen = tot - 20;
-  if (tot > len - 14 || tot < 50 || bswap16(ld16(u + 4)) != ulen || !ipv4_header_ok(ip, 20)) return 0;
-  int t = last_tunnel;
-  if ((ld32(u + 12) & 0xffffff) != last_raw || last_gen != gen || t < 0) return 0;
-  tunnel_t *tn = &tunnels[t];
-  if (tn->underlay != in_port || (tn->flags & (TF_ALLOW_LIST | TF_LEARN))) return 0;
+  if (bswap16(ld16(u + 4)) != ulen) return 0;
+  if (!ipv4_header_ok(ip, 20)) return 0;
   if (ld16(u + 6) != 0 && (d->vnet_flags & 3) == 0 && !udp_verify(ip, u, ulen)) return 0;
   uint32_t inner = 50;
   d->off += inner;
   d->len = ulen - 16;
   adjust_offload(d, inner);
-  d->vni = last_vni;
+  d->vni = fast_vni;
   d->flags |= DECAPPED;
-  decap_tunnel = (uint32_t)t;
+  decap_tunnel = fast_tunnel;
   return f + inner;
 }
 
@@ -340,6 +355,7 @@ static uint8_t *decap(desc_t *d, uint8_t *f, uint32_t in_port) {
     map_t *e = map_find((uint64_t)last_vni + 1);
     last_tunnel = e ? (int)e->val : -1;
     last_gen = gen;
+    fast_fill(raw, in_port);
   }
   int t = last_tunnel;
   if (t < 0) { drop(d, 328); return 0; }
