@@ -268,8 +268,9 @@ static inline int ipv4_header_ok(const uint8_t *ip, uint32_t hl) {
 }
 
 static inline int udp_verify(const uint8_t *ip, const uint8_t *u, uint32_t ulen) {
+  // ipv4PseudoSum: the address halves summed as read, folded and swapped once.
   uint32_t a = ld32(ip + 12), b = ld32(ip + 16);
-  uint32_t pseudo = bswap16((uint16_t)a) + bswap16((uint16_t)(a >> 16)) + bswap16((uint16_t)b) + bswap16((uint16_t)(b >> 16)) + 17 + ulen;
+  uint32_t pseudo = bswap16(fold((a & 0xffff) + (a >> 16) + (b & 0xffff) + (b >> 16))) + 17 + ulen;
   return fold(csum_partial(u, ulen, pseudo)) == 0xffff;
 }
 
