@@ -19,29 +19,36 @@ const FLUSH_BLOCKS: u32 = 8192;
  * pseudo-header sum or a previous csumPartial over an even-length piece).
  */
 export function csumPartial(p: usize, len: u32, initial: u32): u32 {
+  return csumPartialInline(p, len, initial);
+}
+
+/** csumPartial, inlined where a call costs (the decap fast path's UDP check). */
+// @ts-ignore: decorator
+@inline export function csumPartialInline(p: usize, len: u32, initial: u32): u32 {
   // The accumulation below runs in little-endian order: bring `initial` into it.
   let sum: u64 = <u64>bswap<u16>(csumFold(initial));
   let i: u32 = 0;
   if (len >= BLOCK) {
     // SIMD: widen pairs of u16 lanes into u32 lanes and add, two accumulators
-    // to keep both adders busy.
-    while (i + BLOCK <= len) {
-      let acc0 = i32x4.splat(0);
-      let acc1 = i32x4.splat(0);
-      let blocks: u32 = 0;
-      while (i + BLOCK <= len && blocks < FLUSH_BLOCKS) {
-        const q = p + i;
-        acc0 = i32x4.add(acc0, i32x4.extadd_pairwise_i16x8_u(v128.load(q)));
-        acc1 = i32x4.add(acc1, i32x4.extadd_pairwise_i16x8_u(v128.load(q, 16)));
-        acc0 = i32x4.add(acc0, i32x4.extadd_pairwise_i16x8_u(v128.load(q, 32)));
-        acc1 = i32x4.add(acc1, i32x4.extadd_pairwise_i16x8_u(v128.load(q, 48)));
-        i += BLOCK;
-        blocks++;
+    // to keep both adders busy; flushed into `sum` every FLUSH_BLOCKS blocks.
+    let acc0 = i32x4.splat(0);
+    let acc1 = i32x4.splat(0);
+    let blocks: u32 = 0;
+    do {
+      const q = p + i;
+      acc0 = i32x4.add(acc0, i32x4.extadd_pairwise_i16x8_u(v128.load(q)));
+      acc1 = i32x4.add(acc1, i32x4.extadd_pairwise_i16x8_u(v128.load(q, 16)));
+      acc0 = i32x4.add(acc0, i32x4.extadd_pairwise_i16x8_u(v128.load(q, 32)));
+      acc1 = i32x4.add(acc1, i32x4.extadd_pairwise_i16x8_u(v128.load(q, 48)));
+      i += BLOCK;
+      if (++blocks == FLUSH_BLOCKS) {
+        sum += laneSum(i32x4.add(acc0, acc1));
+        acc0 = i32x4.splat(0);
+        acc1 = i32x4.splat(0);
+        blocks = 0;
       }
-      const a = i32x4.add(acc0, acc1);
-      sum += <u64><u32>i32x4.extract_lane(a, 0) + <u64><u32>i32x4.extract_lane(a, 1)
-        + <u64><u32>i32x4.extract_lane(a, 2) + <u64><u32>i32x4.extract_lane(a, 3);
-    }
+    } while (i + BLOCK <= len);
+    sum += laneSum(i32x4.add(acc0, acc1));
   }
   // 8 bytes at a time into a 64-bit accumulator: the carries wait in the high bits.
   while (i + 8 <= len) {
@@ -64,6 +71,13 @@ export function csumPartial(p: usize, len: u32, initial: u32): u32 {
   sum = (sum & 0xffffffff) + (sum >> 32);
   sum = (sum & 0xffffffff) + (sum >> 32);
   return <u32>bswap<u16>(csumFold(<u32>sum));
+}
+
+/** The sum of the four u32 lanes of a, as a u64 (widened to two u64 lanes first). */
+// @ts-ignore: decorator
+@inline function laneSum(a: v128): u64 {
+  const w = i64x2.add(i64x2.extend_low_i32x4_u(a), i64x2.extend_high_i32x4_u(a));
+  return <u64>i64x2.extract_lane(w, 0) + <u64>i64x2.extract_lane(w, 1);
 }
 
 /** Folds a 32-bit ones-complement sum to 16 bits. */

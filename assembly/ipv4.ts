@@ -78,7 +78,9 @@ export const IPV4_FRAG_MASK: u16 = 0x3fff;
 @inline export function ipv4HeaderOk(ip: usize, hl: u32): bool {
   let s: u64 = <u64>load<u32>(ip) + <u64>load<u32>(ip, 4) + <u64>load<u32>(ip, 8) + <u64>load<u32>(ip, 12) + <u64>load<u32>(ip, 16);
   if (hl > IPV4_HLEN) for (let i: u32 = IPV4_HLEN; i < hl; i += 4) s += <u64>load<u32>(ip + i);
-  return s % 0xffff == 0 && s != 0;
+  // s % 0xffff == 0 && s != 0, as one multiply: for odd d, s is a multiple of d
+  // exactly when s * d^-1 (mod 2^64) <= (2^64 - 1) / d; minus one excludes s = 0.
+  return s * 0xfffefffefffeffff - 1 < 0x0001000100010001;
 }
 
 /**
@@ -87,10 +89,14 @@ export const IPV4_FRAG_MASK: u16 = 0x3fff;
  */
 // @ts-ignore: decorator
 @inline export function ipv4PseudoSum(ip: usize, proto: u32, len: u32): u32 {
+  // The four address halves summed as read (little-endian), folded and swapped
+  // once: a byte swap is multiplication by 256 modulo 0xffff, so the swap of
+  // the sum is the sum of the swaps (RFC 1071 §2(B)), and non-zero stays
+  // non-zero.
   const s = load<u32>(ip, 12);
   const d = load<u32>(ip, 16);
-  return <u32>bswap<u16>(<u16>s) + <u32>bswap<u16>(<u16>(s >> 16))
-    + <u32>bswap<u16>(<u16>d) + <u32>bswap<u16>(<u16>(d >> 16)) + proto + len;
+  const le = (s & 0xffff) + (s >> 16) + (d & 0xffff) + (d >> 16);
+  return <u32>bswap<u16>(csumFold(le)) + proto + len;
 }
 
 /** Writes the header checksum of the IPv4 header at ip (its checksum field is ignored). */

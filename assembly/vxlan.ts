@@ -38,7 +38,7 @@ import { bridgeInput } from './bridge';
 import { framePtr } from './frame';
 import { count, countN, port, desc, slotAlloc, slotPtr, slotSize } from './state';
 import { ethCheck, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ETH_HLEN } from './eth';
-import { csumPartial, csumFold } from './checksum';
+import { csumPartial, csumPartialInline, csumFold } from './checksum';
 import {
   ipv4Check, ipv4HeaderOk, ipv4IsFragment, ipv4Proto, ipv4Dst, ipv4PseudoSum, ipv4TotLen, IPV4_HLEN, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_SCTP,
 } from './ipv4';
@@ -164,7 +164,7 @@ let neighMask: u32 = 0;
 let remotesUsed: u32 = 0;
 let peersUsed: u32 = 0;
 let neighUsed: u32 = 0;
-/** Bumped by every table change; the per-vector caches compare it. */
+/** Bumped by every table change (through changed()); the decap caches depend on it. */
 let gen: u32 = 1;
 // Decap cache: last VNI seen (as on the wire, and as a number) and its tunnel.
 let lastVniRaw: u32 = 0xffffffff;
@@ -174,6 +174,24 @@ let lastVniTunnel: i32 = -1;
 let lastVniGen: u32 = 0;
 /** Tunnel of the last successful decap (for the caller). */
 let decapTunnel: u32 = 0;
+/**
+ * decapFast's one-entry cache, one compare per frame: the key is the VNI
+ * bytes as load<u32> reads them (low 24 bits) with the port in bits 24..31,
+ * set by decap() only for a VNI whose tunnel decapFast may take on its own
+ * (a tunnel on that port, without allow-list or learning, the port a VTEP
+ * with the fast match); NO_FAST_KEY (no 32-bit key) after any table change.
+ */
+const NO_FAST_KEY: u64 = 0xffffffffffffffff;
+let fastKey: u64 = NO_FAST_KEY;
+let fastVni: u32 = 0;
+let fastTunnel: u32 = 0;
+
+/** Records a table change: the decap caches start again. */
+// @ts-ignore: decorator
+@inline function changed(): void {
+  gen++;
+  fastKey = NO_FAST_KEY;
+}
 
 // @ts-ignore: decorator
 @inline function vtep(p: u32): usize {
@@ -253,7 +271,7 @@ export function vxlanInit(base: usize, bytes: u32, tunnels: u32, remotes: u32, p
   remotesUsed = 0;
   peersUsed = 0;
   neighUsed = 0;
-  gen++;
+  changed();
   return 0;
 }
 
@@ -432,7 +450,7 @@ function remoteCreate(r: u32, t: u32, ip: usize, v6: bool, nhMac: u64, flags: u8
   remoteHashInsert(r);
   remotesUsed++;
   buildTemplate(r);
-  gen++;
+  changed();
 }
 
 /** Frees remote r when nothing holds it any more. */
@@ -443,7 +461,7 @@ function remoteMaybeFree(r: u32): void {
   remoteHashDelete(r);
   memory.fill(rec, 0, R_SIZE);
   remotesUsed--;
-  gen++;
+  changed();
 }
 
 /**
@@ -606,7 +624,7 @@ function buildTemplate(r: u32): void {
     store<u16>(udp, bswap<u16>(<u16>sport));
     store<u16>(udp, bswap<u16>(<u16>ulen), 4);
   }
-  const s = csumPartial(f + hl, len, load<u32>(rec, R_UDPSUM) + (ulen << 1) + sport);
+  const s = csumPartialInline(f + hl, len, load<u32>(rec, R_UDPSUM) + (ulen << 1) + sport);
   store<u16>(udp, bswap<u16>(udpChecksumFromSum(s)), 6);
   return true;
 }
@@ -639,7 +657,7 @@ function peerRemove(e: usize): void {
   const rec = remote(r);
   store<u32>(rec, load<u32>(rec, R_REFS) - 1, R_REFS);
   remoteMaybeFree(r);
-  gen++;
+  changed();
 }
 
 /**
@@ -935,6 +953,7 @@ function decap(d: usize, f: usize, inPort: u32): usize {
     lastVni = bswap<u32>(raw) >> 8;
     lastVniTunnel = mapFind(vniTab, vniKey(inPort, lastVni));
     lastVniGen = gen;
+    fastFill(raw, inPort);
   }
   const t = lastVniTunnel;
   const vni = lastVni;
@@ -964,65 +983,98 @@ function decap(d: usize, f: usize, inPort: u32): usize {
 }
 
 /**
+ * Offers decap()'s freshly cached VNI (raw, as on the wire) on port inPort to
+ * decapFast: taken when its tunnel needs nothing decapFast does not do (on
+ * this port, no allow-list, no learning) and the port has the fast match. A
+ * VNI that does not qualify leaves the previous entry, which is still right.
+ */
+function fastFill(raw: u32, inPort: u32): void {
+  const t = lastVniTunnel;
+  if (!fastPath || t < 0 || (load<u8>(vtep(inPort), V_FLAGS) & VF_FAST) == 0) return;
+  const tn = tunnel(<u32>t);
+  if (<u32>load<u16>(tn, TN_UNDERLAY) != inPort || (load<u16>(tn, TN_FLAGS) & (TF_ALLOW_LIST | TF_LEARN)) != 0) return;
+  fastKey = <u64>raw | (<u64>inPort << 24);
+  fastVni = lastVni;
+  fastTunnel = <u32>t;
+}
+
+/**
  * The common frame in one straight pass, with no calls and no drops: untagged
  * IPv4 without options to this VTEP's MAC, address and UDP port, not a
- * fragment, its UDP checksum zero or good, the I flag, a known VNI of a
- * tunnel on this port without allow-list or learning. Such a frame is
- * decapsulated exactly as decap() would; anything else returns 0 untouched,
- * for decap() to decide (and to name the drop).
+ * fragment, its UDP checksum zero (or good: decapFastVerify), the I flag, the
+ * VNI of fastKey (a tunnel on this port without allow-list or learning, the
+ * port a VTEP with the fast match). Such a frame is decapsulated exactly as
+ * decap() would; anything else returns 0 untouched, for decap() to decide
+ * (and to name the drop). Each test is its own branch, taken for the common
+ * frame, and nothing is live across a call.
  */
 // @ts-ignore: decorator
 @inline function decapFast(d: usize, f: usize, inPort: u32): usize {
   const len = load<u32>(d, D_LEN);
-  const vt = vtep(inPort);
-  if ((load<u8>(vt, V_FLAGS) & VF_FAST) == 0 || len < ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
-  // Bytes 0..47 against the VTEP's (mask, value) pairs: three compares of 16 bytes.
-  const m = vt + V_MATCH;
-  const eq = v128.and(
-    v128.and(
-      i8x16.eq(v128.and(v128.load(f), v128.load(m)), v128.load(m, 48)),
-      i8x16.eq(v128.and(v128.load(f, 16), v128.load(m, 16)), v128.load(m, 64)),
+  if (len < ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
+  // Bytes 0..47 against the VTEP's (mask, value) pairs: (f & mask) ^ value is
+  // zero in every byte that matches; OR the three and test once. (A port
+  // without the fast match has zero pairs and never has the fastKey.)
+  const m = vtep(inPort) + V_MATCH;
+  const diff = v128.or(
+    v128.or(
+      v128.xor(v128.and(v128.load(f), v128.load(m)), v128.load(m, 48)),
+      v128.xor(v128.and(v128.load(f, 16), v128.load(m, 16)), v128.load(m, 64)),
     ),
-    i8x16.eq(v128.and(v128.load(f, 32), v128.load(m, 32)), v128.load(m, 80)),
+    v128.xor(v128.and(v128.load(f, 32), v128.load(m, 32)), v128.load(m, 80)),
   );
-  if (!i8x16.all_true(eq)) return 0;
-  // Total length within the frame, the UDP length agreeing, a good header checksum.
+  if (v128.any_true(diff)) return 0;
   const ip = f + ETH_HLEN;
-  const tot = <u32>bswap<u16>(load<u16>(ip, 2));
   const u = ip + IPV4_HLEN;
+  // The cached VNI on this port.
+  if ((<u64>(load<u32>(u, 12) & 0xffffff) | (<u64>inPort << 24)) != fastKey) return 0;
+  // Total length within the frame, the UDP length agreeing, a good header checksum.
+  const tot = <u32>bswap<u16>(load<u16>(ip, 2));
+  if (tot > len - ETH_HLEN) return 0;
+  if (tot < IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
   const ulen = tot - IPV4_HLEN;
-  if (tot > len - ETH_HLEN || tot < IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN
-    || <u32>bswap<u16>(load<u16>(u, 4)) != ulen || !ipv4HeaderOk(ip, IPV4_HLEN)) return 0;
-  // The cached VNI, of a tunnel on this port without allow-list or learning.
-  const t = lastVniTunnel;
-  if ((load<u32>(u, 12) & 0xffffff) != lastVniRaw || lastVniGen != gen || inPort != lastVniPort || t < 0) return 0;
-  const tn = tunnel(<u32>t);
-  if (<u32>load<u16>(tn, TN_UNDERLAY) != inPort || (load<u16>(tn, TN_FLAGS) & (TF_ALLOW_LIST | TF_LEARN)) != 0) return 0;
-  if (load<u16>(u, 6) != 0 && (load<u8>(d, D_VNET_FLAGS) & (VNET_NEEDS_CSUM | VNET_DATA_VALID)) == 0
-    && !udpVerify(u, ulen, ipv4PseudoSum(ip, IPPROTO_UDP, ulen))) return 0;
+  if (<u32>bswap<u16>(load<u16>(u, 4)) != ulen) return 0;
+  if (!ipv4HeaderOk(ip, IPV4_HLEN)) return 0;
+  if (load<u16>(u, 6) != 0 && (load<u8>(d, D_VNET_FLAGS) & (VNET_NEEDS_CSUM | VNET_DATA_VALID)) == 0) {
+    return decapFastVerify(d, f, ulen);
+  }
+  return decapFastStrip(d, f, ulen);
+}
+
+/** decapFast's end for a frame with a UDP checksum to verify (out of line: a call). */
+function decapFastVerify(d: usize, f: usize, ulen: u32): usize {
+  const ip = f + ETH_HLEN;
+  if (csumFold(csumPartialInline(ip + IPV4_HLEN, ulen, ipv4PseudoSum(ip, IPPROTO_UDP, ulen))) != 0xffff) return 0;
+  return decapFastStrip(d, f, ulen);
+}
+
+/** decapFast's strip: the outer 50 bytes of frame f (UDP length ulen) of d go. */
+// @ts-ignore: decorator
+@inline function decapFastStrip(d: usize, f: usize, ulen: u32): usize {
   const inner: u32 = ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN;
   store<u32>(d, load<u32>(d, D_OFF) + inner, D_OFF);
   store<u32>(d, ulen - UDP_HLEN - VXLAN_HLEN, D_LEN);
   adjustOffload(d, inner);
-  store<u32>(d, lastVni, D_VNI);
+  store<u32>(d, fastVni, D_VNI);
   store<u8>(d, load<u8>(d, D_FLAGS) | FrameFlag.DECAPPED, D_FLAGS);
-  decapTunnel = <u32>t;
+  decapTunnel = fastTunnel;
   return f + inner;
 }
 
 /** Whether decapFast is tried first (a switch for the tests that compare both paths). */
 let fastPath: bool = true;
 
-/** decapFast, else decap. */
+/** decapFast, else decap. (With the fast path off, fastKey stays unset.) */
 // @ts-ignore: decorator
 @inline function decapAny(d: usize, f: usize, inPort: u32): usize {
-  const g = fastPath ? decapFast(d, f, inPort) : 0;
+  const g = decapFast(d, f, inPort);
   return g != 0 ? g : decap(d, f, inPort);
 }
 
 /** Test hook: turns the decap fast path on or off (it is on by default). */
 export function vxlanSetFastPath(on: u32): void {
   fastPath = on != 0;
+  changed();
 }
 
 /**
@@ -1104,7 +1156,7 @@ function learn(d: usize, t: u32, src: usize, v6: bool, outerSrcMac: u64, innerSr
     store<u32>(orec, load<u32>(orec, R_REFS) - 1, R_REFS);
     remoteMaybeFree(old);
     count(Ctr.VxlanLearnMove);
-    gen++;
+    changed();
     return true;
   }
   if (peersUsed >= (peerMask + 1) >> 1) {
@@ -1119,7 +1171,7 @@ function learn(d: usize, t: u32, src: usize, v6: bool, outerSrcMac: u64, innerSr
   store<u32>(rec, load<u32>(rec, R_REFS) + 1, R_REFS);
   peersUsed++;
   count(Ctr.VxlanLearn);
-  gen++;
+  changed();
   return true;
 }
 
@@ -1180,7 +1232,7 @@ export function vxlanVtepSet(p: u32, listen: u32, vlan: u32, hasIp6: u32, zeroCs
   store<u8>(v, fl, V_FLAGS);
   store<u16>(v, bswap<u16>(<u16>listen), V_LISTEN);
   store<u16>(v, <u16>vlan, V_VLAN);
-  gen++;
+  changed();
 }
 
 /** Writes the fast path's (mask, value) pairs for bytes 0..47 of a frame to VTEP port entry pe. */
@@ -1210,7 +1262,7 @@ function buildMatch(m: usize, pe: usize, listen: u32): void {
 /** Clears port p's VTEP configuration. */
 export function vxlanVtepClear(p: u32): void {
   memory.fill(vtep(p), 0, V_SIZE);
-  gen++;
+  changed();
 }
 
 /**
@@ -1265,7 +1317,7 @@ export function vxlanTunnelSet(
   store<u32>(t16Insert(vniTab, mapMask, <u64>vniKey(underlay, vni) + 1), t, 8);
   if (hasBridge) store<u32>(t16Insert(brTab, mapMask, <u64>bridge + 1), t, 8);
   vxlanRebuild(t);
-  gen++;
+  changed();
   return 0;
 }
 
@@ -1275,7 +1327,7 @@ export function vxlanRebuild(t: u32): void {
     const rec = remote(r);
     if ((load<u8>(rec, R_FLAGS) & RF_USED) != 0 && <u32>load<u16>(rec, R_TUNNEL) == t) buildTemplate(r);
   }
-  gen++;
+  changed();
 }
 
 /** Removes tunnel t with every peer, neighbour and remote of it. */
@@ -1311,7 +1363,7 @@ export function vxlanTunnelClear(t: u32): void {
     }
   }
   memory.fill(tn, 0, TN_SIZE);
-  gen++;
+  changed();
 }
 
 /**
@@ -1336,7 +1388,7 @@ export function vxlanRemoteHold(t: u32, v6: u32, allowed: u32): i32 {
   store<u8>(rec, (load<u8>(rec, R_FLAGS) & ~RF_LEARNED & ~RF_ALLOWED) | fl, R_FLAGS);
   storeRaw(rec + R_NHMAC, nh);
   buildTemplate(<u32>r);
-  gen++;
+  changed();
   return r;
 }
 
@@ -1346,7 +1398,7 @@ export function vxlanRemoteRelease(r: u32): void {
   const rec = remote(r);
   store<u8>(rec, load<u8>(rec, R_FLAGS) & ~(RF_STATIC | RF_ALLOWED), R_FLAGS);
   remoteMaybeFree(r);
-  gen++;
+  changed();
 }
 
 /** Remote r's flags (0 = free) | tunnel << 8 | refs << 24 (refs below 256); its address to staging[0..16). */
@@ -1368,7 +1420,7 @@ export function vxlanRemoteIsV6(r: u32): u32 {
 export function vxlanFloodSet(t: u32, i: u32, r: u32): i32 {
   if (t >= nTunnels || i >= floodMax || r >= nRemotes) return -1;
   store<u16>(floodTab + (<usize>t * floodMax + i) * 2, <u16>r);
-  gen++;
+  changed();
   return 0;
 }
 
@@ -1376,7 +1428,7 @@ export function vxlanFloodSet(t: u32, i: u32, r: u32): i32 {
 export function vxlanFloodCount(t: u32, n: u32): i32 {
   if (t >= nTunnels || n > floodMax) return -1;
   store<u16>(tunnel(t), <u16>n, TN_NFLOOD);
-  gen++;
+  changed();
   return 0;
 }
 
@@ -1407,7 +1459,7 @@ export function vxlanPeerSet(t: u32, macHi: u32, macLo: u32, r: u32, isStatic: u
   store<u16>(e, <u16>r, PE_REMOTE);
   store<u8>(e, isStatic ? PF_STATIC : PF_LEARNED, PE_FLAGS);
   store<u32>(e, 0, PE_SEEN);
-  gen++;
+  changed();
   return 0;
 }
 
@@ -1455,7 +1507,7 @@ export function vxlanNeighSet(t: u32, ip: u32, macHi: u32, macLo: u32): i32 {
     neighUsed++;
   }
   store<u64>(e, rawFromHiLo(macHi, macLo), 8);
-  gen++;
+  changed();
   return 0;
 }
 
@@ -1465,7 +1517,7 @@ export function vxlanNeighDelete(t: u32, ip: u32): u32 {
   if (e == 0) return 0;
   t16Delete(neighTab, neighMask, e);
   neighUsed--;
-  gen++;
+  changed();
   return 1;
 }
 

@@ -95,6 +95,20 @@ for (const build of ['release', 'debug'] as const) {
     }
   });
 
+  Csum('buffers past one flush of the SIMD accumulators (8192 blocks = 512 KiB): 600000 and 1200000 bytes', () => {
+    const big = new Dataplane({ slots: 8, slotSize: 262144, build });
+    const bx = big.exports as unknown as CsumExports;
+    const at = big.slotAddr(0); // the pool is contiguous: 2 MiB from slot 0
+    const next = rng(7);
+    for (const len of [600000, 1200000]) {
+      for (const kind of ['ones', 'random'] as const) {
+        const data = kind === 'ones' ? new Uint8Array(len).fill(0xff) : Uint8Array.from({ length: len }, () => next() & 0xff);
+        big.bytes.set(data, at);
+        assert.is(bx.checksumPartial(at, len, 0), refSum(data), `${kind} ${len}`);
+      }
+    }
+  });
+
   Csum('an initial sum is added in network order; pieces of even length chain', () => {
     const next = rng(3);
     const data = Uint8Array.from({ length: 300 }, () => next() & 0xff);

@@ -528,6 +528,27 @@ Decap('the allow-list refuses unknown VTEPs and accepts peers, flood VTEPs and a
   assert.is(one(any.dp, from(5), 0).reason, '');
 });
 
+Decap('the fast path\'s VNI cache follows table changes (allow-list on, VTEP off, tunnel gone, VNI moved)', () => {
+  const { dp, vx, t } = rig();
+  const inner = innerUdp(64);
+  const from = (k: number): Uint8Array => outer({ src: `192.168.1.${k}`, srcMac: nh(k) }, inner);
+  // Twice in one vector: the first frame fills the cache, the second takes it.
+  const both = (): string[] => run(dp, [[from(5), 0], [from(5), 0]]).res.map((r) => r.reason);
+  assert.equal(both(), ['', '']);
+  vx.updateTunnel(t, { allowList: true });
+  assert.equal(both(), ['vxlan-decap-unknown-vtep', 'vxlan-decap-unknown-vtep']);
+  vx.updateTunnel(t, { allowList: false });
+  assert.equal(both(), ['', '']);
+  vx.removeTunnel(t);
+  assert.equal(both(), ['vxlan-decap-no-vni', 'vxlan-decap-no-vni']);
+  vx.addTunnel({ vni: 4097, underlay: 0, port: 4, xconnect: 3 });
+  assert.equal(both(), ['vxlan-decap-no-vni', 'vxlan-decap-no-vni']);
+  vx.addTunnel({ vni: 4096, underlay: 0, port: 5, xconnect: 2 });
+  const r = run(dp, [[from(5), 0], [from(5), 0]]);
+  assert.equal(r.res.map((x) => x.reason), ['', '']);
+  assert.equal(r.out.map((o) => o.port), [2, 2]);
+});
+
 Decap('learning: inner source MAC -> sending VTEP, used by encap; moves; static entries win; ageing', () => {
   const { dp, vx, t } = rig({ learning: true, ageing: 300 });
   vx.floodAdd(t, '192.168.1.2');
