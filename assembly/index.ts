@@ -65,3 +65,5 @@ export {
   CHILD_CHECK_SRC, PARENT_IPVLAN, MAC_ENTRY_SIZE, IP_ENTRY_SIZE,
 } from './macvlan';
 export { gatewaySetup, GW_SIZE, GW_IP, GW_MAC, GW_FLAGS, GW_VLAN } from './gateway';
+// IPVS: the vector touch pass (for the graph, before its frame loop) and its benchmark loop
+export { ipvsTouchVector, ipvsBenchNewV } from './ipvs';

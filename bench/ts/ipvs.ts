@@ -268,31 +268,33 @@ export class TsIpvs {
     // destination MAC
     f.setUint16(0, this.dMacHi[d]!);
     f.setUint32(2, this.dMacLo[d]!);
-    if (this.dFwd[d] === 0) {
-      // NAT: destination address and port, RFC 1624 checksums (little-endian words, as the WASM code)
-      const ip = 14, l4 = 34;
-      const old = f.getUint32(ip + 16, true), nw = this.dAddr[d]!;
-      const hc = f.getUint16(ip + 10, true);
-      const s = (~hc & 0xffff) + (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
-      f.setUint16(ip + 10, ~fold(s) & 0xffff, true);
-      let sum = (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
-      f.setUint32(ip + 16, nw, true);
-      const oldPort = f.getUint16(l4 + 2, true), nport = this.e16[(e + C_DPORT) >> 1]!;
-      if (nport !== oldPort) {
-        sum += (~oldPort & 0xffff) + nport;
-        f.setUint16(l4 + 2, nport, true);
-      }
-      const off = proto === 6 ? 16 : 6;
-      const c = f.getUint16(l4 + off, true);
-      if (!(proto === 17 && c === 0)) {
-        let nc = ~fold(sum + (~c & 0xffff)) & 0xffff;
-        if (proto === 17 && nc === 0) nc = 0xffff;
-        f.setUint16(l4 + off, nc, true);
-      }
-    }
+    if (this.dFwd[d] === 0) this.nat(f, proto, this.dAddr[d]!, this.e16[(e + C_DPORT) >> 1]!);
     void fb;
     this.counterIn++;
     return 1;
+  }
+
+  /** NAT of the destination to nw:nport, RFC 1624 checksums (little-endian words, as the WASM code). */
+  private nat(f: DataView, proto: number, nw: number, nport: number): void {
+    const ip = 14, l4 = 34;
+    const old = f.getUint32(ip + 16, true);
+    const hc = f.getUint16(ip + 10, true);
+    const s = (~hc & 0xffff) + (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
+    f.setUint16(ip + 10, ~fold(s) & 0xffff, true);
+    let sum = (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
+    f.setUint32(ip + 16, nw, true);
+    const oldPort = f.getUint16(l4 + 2, true);
+    if (nport !== oldPort) {
+      sum += (~oldPort & 0xffff) + nport;
+      f.setUint16(l4 + 2, nport, true);
+    }
+    const off = proto === 6 ? 16 : 6;
+    const c = f.getUint16(l4 + off, true);
+    if (!(proto === 17 && c === 0)) {
+      let nc = ~fold(sum + (~c & 0xffff)) & 0xffff;
+      if (proto === 17 && nc === 0) nc = 0xffff;
+      f.setUint16(l4 + off, nc, true);
+    }
   }
 
   private svcFind(bridge: number, proto: number, port: number, daddr: number): number {
@@ -304,6 +306,21 @@ export class TsIpvs {
       i = (i + 1) & 511;
     }
     return -1;
+  }
+
+  /**
+   * The touch pass over a vector (VPP style, as assembly/ipvs.ts), first
+   * stage: for an untagged IPv4 frame without options, the head of its
+   * connection bucket (read, so that its miss starts), else 0.
+   */
+  touchBucket(f: DataView, fb: Uint8Array, len: number): number {
+    if (len < 54 || f.getUint16(12, true) !== 0x0008 || fb[14] !== 0x45) return 0;
+    return this.buckets[this.connHash4(fb[23]!, f.getUint32(26, true), f.getUint16(34, true))]!;
+  }
+
+  /** Second stage: the client address of a non-empty bucket's head entry. */
+  touchEntry(head: number): number {
+    return head !== 0 ? this.e32[(((head - 1) << 6) + C_CADDR) >> 2]! : 0;
   }
 
   /** Processes the frame in `f` (a view of `fb`). 0 pass, 1 forwarded, 3 drop. */
@@ -352,7 +369,8 @@ export class TsIpvs {
     const e8 = this.e8, e16 = this.e16, e32 = this.e32;
     e8[e + C_PROTO] = proto;
     e8[e + C_STATE] = 0;
-    e8[e + C_FLAGS] = F_INACTIVE | (this.dFwd[d] !== 0 ? F_NOOUTPUT : 0);
+    let flags = F_INACTIVE | (this.dFwd[d] !== 0 ? F_NOOUTPUT : 0);
+    e8[e + C_FLAGS] = flags;
     e8[e + C_AF] = 4;
     e16[(e + C_CPORT) >> 1] = sport;
     e16[(e + C_VPORT) >> 1] = dport;
@@ -381,6 +399,34 @@ export class TsIpvs {
     this.svcStats[0]!++;
     this.counterNew++;
     void F_TEMPLATE;
-    return this.forwardIn(e, f, fb, proto, fl, totLen, now);
+    // forwardIn, with what was just stored kept in locals rather than read back
+    // (as assembly/ipvs.ts newConnection + conntrack.ts tcpFirstTransition)
+    const v = TCP_TABLE[((flags & F_NOOUTPUT ? 2 : 0) * 5 + TCP_EVENT[(fl & 7) | ((fl >> 1) & 8)]!) * 11]!;
+    const next = v & 0xff;
+    if (next !== 0) {
+      if (this.dUsed[d] !== 0) {
+        if (!(flags & F_INACTIVE) && next !== 1) {
+          this.dActive[d]!--;
+          this.dInact[d]!++;
+          flags |= F_INACTIVE;
+        } else if (flags & F_INACTIVE && next === 1) {
+          this.dActive[d]!++;
+          this.dInact[d]!--;
+          flags &= ~F_INACTIVE;
+        }
+        e8[e + C_FLAGS] = flags;
+      }
+      e8[e + C_STATE] = next;
+    }
+    e32[(e + C_EXPIRES) >> 2] = (now + (v >>> 8)) >>> 0;
+    this.dStats[d * 5 + 1]!++;
+    this.dStats[d * 5 + 3]! += totLen;
+    this.svcStats[1]!++;
+    this.svcStats[3]! += totLen;
+    f.setUint16(0, this.dMacHi[d]!);
+    f.setUint32(2, this.dMacLo[d]!);
+    if (this.dFwd[d] === 0) this.nat(f, proto, this.dAddr[d]!, rport);
+    this.counterIn++;
+    return 1;
   }
 }
