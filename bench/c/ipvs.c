@@ -451,6 +451,14 @@ static void build_frame(u8 *f, u32 saddr, u16 sport, u8 flags) {
   t[16] = c >> 8; t[17] = c & 0xff;
 }
 
+static void *calloc64(size_t bytes) {
+  size_t n = (bytes + 63) & ~(size_t)63;
+  void *p = aligned_alloc(64, n);
+  if (!p) { perror("aligned_alloc"); exit(1); }
+  memset(p, 0, n);
+  return p;
+}
+
 static void setup(u32 cap) {
   capacity = cap;
   u32 nb = 1;
@@ -458,12 +466,14 @@ static void setup(u32 cap) {
   bucketMask = nb - 1;
   sweepStep = (nb >> 8) > 64 ? nb >> 8 : 64;
   for (int i = 0; i < 165; i++) TCP_TABLE[i] = (TIMEOUTS[TCP_STATES[i]] << 8) | TCP_STATES[i];
-  buckets = calloc(nb, 4);
-  entries = calloc(cap, CONN_SIZE);
-  svcMask = 511; svcHash = calloc(512, 2); svcTab = calloc(256, SVC_SIZE);
-  addrMask = 8191; addrHash = calloc(8192, ADDR_SIZE);
-  destTab = calloc(4096, DEST_SIZE);
-  mhTab = malloc(4093 * 4);
+  /* every table 64-byte aligned, as netwasm's layout (src/dataplane/ipvs.ts):
+     a connection entry is one cache line (calloc's 16-byte offset would split it) */
+  buckets = calloc64((size_t)nb * 4);
+  entries = calloc64((size_t)cap * CONN_SIZE);
+  svcMask = 511; svcHash = calloc64(512 * 2); svcTab = calloc64(256 * SVC_SIZE);
+  addrMask = 8191; addrHash = calloc64(8192 * ADDR_SIZE);
+  destTab = calloc64(4096 * DEST_SIZE);
+  mhTab = calloc64(4093 * 4);
   /* service 0 */
   u8 *s = svcTab;
   s[S_USED] = 1; s[S_AF] = 4; s[S_PROTO] = 6; s[S_SCHED] = 5; st16(s + S_PORT, __builtin_bswap16(80)); st16(s + S_BRIDGE, 1);
