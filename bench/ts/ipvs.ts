@@ -32,6 +32,11 @@ const keyHash = (x: number, a0: number): number => {
 const svcKey = (bridge: number, af: number, proto: number): number => (bridge | (af << 16) | (proto << 24)) >>> 0;
 const bswap16 = (x: number): number => ((x & 0xff) << 8) | (x >>> 8);
 const bswap32 = (x: number): number => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+// x % 65537 of a uint32 x in small-integer arithmetic (a uint32 of 2^31 or more
+// is a double to V8, its % a floating-point remainder): 65536 = -1 (mod 65537),
+// so hi * 65536 + lo = lo - hi. (For % 4093 the same trick measured no faster
+// than the plain remainder, which stays.)
+const mod65537 = (x: number): number => ((x & 0xffff) - (x >>> 16) + 65537) % 65537;
 const fold = (s: number): number => {
   s = (s & 0xffff) + (s >>> 16);
   return ((s & 0xffff) + (s >>> 16)) & 0xffff;
@@ -352,7 +357,7 @@ export class TsIpvs {
     if (svc < 0) return 3;
     if (proto === 6 && (fl & 4 || !(fl & 2))) return 3;
     const d = this.maglev
-      ? this.ring[jhash2words(saddr, f.getUint32(l4, true), 512 * 65537) % 65537]!
+      ? this.ring[mod65537(jhash2words(saddr, f.getUint32(l4, true), 512 * 65537))]!
       : this.mh[hsiphash32(bswap32(saddr), MH_KEY1) % 4093]!;
     if (d < 0 || !(this.dWeight[d]! > 0 && !(this.dFlags[d]! & 2))) return 3;
     // allocate
