@@ -98,7 +98,10 @@ export class TsIpvs {
     this.bucketMask = nb - 1;
     this.sweepStep = Math.max(64, nb >>> 8);
     this.buckets = new Uint32Array(nb);
-    this.eb = new ArrayBuffer(capacity * CONN_SIZE);
+    // page-aligned (a WebAssembly.Memory's buffer, used only as an allocator), so
+    // that each 64-byte entry is one cache line as in netwasm's layout; a large
+    // ArrayBuffer from the allocator starts 16 bytes into a page, splitting every entry
+    this.eb = new WebAssembly.Memory({ initial: Math.ceil((capacity * CONN_SIZE) / 65536) }).buffer;
     this.e8 = new Uint8Array(this.eb);
     this.e16 = new Uint16Array(this.eb);
     this.e32 = new Uint32Array(this.eb);
