@@ -115,10 +115,12 @@ export function ipvsSetup(region: usize): i32 {
 /** Whether service s has the key (bridge, af, proto, port, address words); proto 0 = fwmark a0. */
 // @ts-ignore: decorator
 @inline function svcMatches(s: usize, bridge: u32, af: u32, proto: u32, port: u32, a0: u32, a1: u32, a2: u32, a3: u32): bool {
-  if (<u32>load<u16>(s, S_BRIDGE) != bridge || <u32>load<u8>(s, S_AF) != af || <u32>load<u8>(s, S_PROTO) != proto) return false;
+  // the differences or-ed together and tested once (a chain of && costs V8 a
+  // materialised boolean per term); every field read is inside the entry
+  if (((<u32>load<u16>(s, S_BRIDGE) ^ bridge) | (<u32>load<u8>(s, S_AF) ^ af) | (<u32>load<u8>(s, S_PROTO) ^ proto)) != 0) return false;
   if (proto == 0) return load<u32>(s, S_FWMARK) == a0;
-  return <u32>load<u16>(s, S_PORT) == port && load<u32>(s, S_ADDR) == a0 && load<u32>(s, S_ADDR + 4) == a1
-    && load<u32>(s, S_ADDR + 8) == a2 && load<u32>(s, S_ADDR + 12) == a3;
+  return ((<u32>load<u16>(s, S_PORT) ^ port) | (load<u32>(s, S_ADDR) ^ a0) | (load<u32>(s, S_ADDR + 4) ^ a1)
+    | (load<u32>(s, S_ADDR + 8) ^ a2) | (load<u32>(s, S_ADDR + 12) ^ a3)) == 0;
 }
 
 /**
@@ -262,7 +264,7 @@ function markOf(bridge: u32, af: u32, proto: u32, daddr: usize, dportHost: u32):
 
 // @ts-ignore: decorator
 @inline function available(r: usize): bool {
-  return load<i32>(r, R_WEIGHT) > 0 && (load<u8>(r, R_FLAGS) & DestFlag.OVERLOAD) == 0;
+  return (<u32>(load<i32>(r, R_WEIGHT) > 0) & <u32>((load<u8>(r, R_FLAGS) & DestFlag.OVERLOAD) == 0)) != 0;
 }
 
 // @ts-ignore: decorator
@@ -1128,8 +1130,9 @@ function arp(frame: usize, l3: u32, len: u32, bridge: u32): i32 {
   const ip = frame + 14;
   const proto = <u32>load<u8>(ip, 9);
   const totLen = <u32>bswap<u16>(load<u16>(ip, 2));
-  if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || (load<u16>(ip, 6) & 0xff3f) != 0
-    || totLen < 20 + (proto == IPPROTO_TCP ? <u32>20 : <u32>8) || <u32>14 + totLen > len) return -1;
+  // one test of the or-ed conditions (not a chain of ||: V8 materialises each term)
+  if (((<u32>(proto != IPPROTO_TCP) & <u32>(proto != IPPROTO_UDP)) | <u32>((load<u16>(ip, 6) & 0xff3f) != 0)
+    | <u32>(totLen < 20 + (proto == IPPROTO_TCP ? <u32>20 : <u32>8)) | <u32>(<u32>14 + totLen > len)) != 0) return -1;
   const l4 = ip + 20;
   const sport = <u32>load<u16>(l4);
   // the connection's bucket, read before the VIP test so that its likely
@@ -1168,7 +1171,7 @@ export function ipvsProcess(frame: usize, len: u32, bridge: u32, now: u32): i32 
   // The common case first, with few values alive: an untagged IPv4 TCP/UDP
   // packet without options or fragmentation, whole in the frame. It takes
   // the same decisions as the general path below, which handles the rest.
-  if (len >= 14 + 20 + 20 && load<u16>(frame, 12) == 0x0008 && load<u8>(frame, 14) == 0x45) {
+  if (len >= 14 + 20 + 20 && ((<u32>load<u16>(frame, 12) ^ 0x0008) | (<u32>load<u8>(frame, 14) ^ 0x45)) == 0) {
     const r = ip4Common(frame, len, bridge, now);
     if (r >= 0) {
       if (r == IPVS_DROP) count(dropReason);
@@ -1408,7 +1411,8 @@ const touchHeads: usize = memory.data(MAX_VECTOR * 4);
  */
 // @ts-ignore: decorator
 @inline function touchBucket(frame: usize, len: u32): u32 {
-  if (len < 14 + 20 + 20 || load<u16>(frame, 12) != 0x0008 || load<u8>(frame, 14) != 0x45) return 0;
+  if (len < 14 + 20 + 20) return 0;
+  if (((<u32>load<u16>(frame, 12) ^ 0x0008) | (<u32>load<u8>(frame, 14) ^ 0x45)) != 0) return 0;
   const ip = frame + 14;
   return load<u32>(bucketLink(connHash4(<u32>load<u8>(ip, 9), load<u32>(ip, 12), <u32>load<u16>(ip, 20))));
 }
