@@ -834,7 +834,7 @@ function forwardOut(e: usize, frame: usize, bridge: u32, af: u32, ip: usize, l4:
   if (!isVip && mark == 0) return replyPath(frame, bridge, af, ip, proto, l4, now);
   // client -> VIP: a known connection?
   const e = connIn(bridge, af, proto, saddr, sport, daddr, dport, now);
-  if (e == 0) return newConnection(frame, bridge, af, ip, proto, l4, mark, now);
+  if (e == 0) return newConnection(frame, bridge, af, ip, proto, l4, mark, now, sport, dport, ipLen, clientBucket(af, proto, saddr, sport));
   // its real server is gone and expire_nodest_conn is off: drop (as the kernel)
   if (!destAlive(e)) return drop(Ctr.IpvsNoDest);
   return forwardIn(e, frame, af, ip, l4, proto, proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0, ipLen, now);
@@ -869,12 +869,11 @@ function replyPath(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4
 
 /** A packet for a VIP with no connection: find the service, schedule, record the connection, forward. */
 // @ts-ignore: decorator
-@inline function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4: usize, mark: u32, now: u32): i32 {
+@inline function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4: usize, mark: u32, now: u32,
+  sport: u32, dport: u32, ipLen: u32, b: u32): i32 {
+  // sport, dport (as load<u16> reads them), ipLen and the client's bucket b come from the caller, which has them
   const saddr = srcOf(af, ip);
   const daddr = dstOf(af, ip);
-  const ipLen = ipLenOf(af, ip);
-  const sport = <u32>load<u16>(l4);
-  const dport = <u32>load<u16>(l4, 2);
   const tcpFlags: u32 = proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0;
   const svc = svcFind(bridge, af, mark, proto, daddr, dport);
   if (svc < 0) return drop(Ctr.IpvsNoService);
@@ -928,7 +927,7 @@ function replyPath(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4
   }
   store<u32>(e, now, C_EXPIRES);
   destBind(r, flags);
-  connLink(e, clientBucket(af, proto, saddr, sport));
+  connLink(e, b);
   store<u64>(r, load<u64>(r, R_CONNS) + 1, R_CONNS);
   store<u64>(s, load<u64>(s, S_CONNS) + 1, S_CONNS);
   count(Ctr.IpvsNewConns);
@@ -1155,7 +1154,7 @@ function arp(frame: usize, l3: u32, len: u32, bridge: u32): i32 {
   if (e == 0) {
     let mark: u32 = 0;
     if (load<u32>(ipvsHdr, IH_MARK_COUNT) != 0) mark = markOf(bridge, 4, proto, ip + 16, <u32>bswap<u16>(<u16>dport));
-    return newConnection(frame, bridge, 4, ip, proto, l4, mark, now);
+    return newConnection(frame, bridge, 4, ip, proto, l4, mark, now, sport, dport, totLen, b);
   }
   if (!destAlive(e)) return drop(Ctr.IpvsNoDest);
   return forwardIn(e, frame, 4, ip, l4, proto, proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0, totLen, now);
