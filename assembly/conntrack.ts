@@ -410,6 +410,36 @@ export function conntrackTimeouts(): void {
   store<u32>(e, now + (v >> 8), C_EXPIRES);
 }
 
+/**
+ * tcpTransition (direction INPUT) for the first segment of a connection just
+ * created: its state is NONE and its flags `flags`, and it is bound to real
+ * server r (alive unless r is unused), so these are not read back from the entry.
+ */
+// @ts-ignore: decorator
+@inline export function tcpFirstTransition(e: usize, r: usize, flags: u32, tcpFlags: u32, now: u32): void {
+  const off: u32 = (flags & ConnFlag.NOOUTPUT) != 0 ? 2 : DIR_INPUT;
+  const ev = <u32>load<u8>(TCP_EVENT + <usize>((tcpFlags & 7) | ((tcpFlags >> 1) & 8)));
+  const v = load<u32>(ipvsHdr + IH_TCP_TABLE + (<usize>((off * 5 + ev) * 11 + TcpState.NONE) << 2));
+  const next = v & 0xff;
+  if (next != TcpState.NONE) {
+    // tcpStateChange
+    if (load<u8>(r, R_USED) != 0) {
+      if (!(flags & ConnFlag.INACTIVE) && next != TcpState.ESTABLISHED) {
+        store<u32>(r, load<u32>(r, R_ACTIVE) - 1, R_ACTIVE);
+        store<u32>(r, load<u32>(r, R_INACT) + 1, R_INACT);
+        flags |= ConnFlag.INACTIVE;
+      } else if ((flags & ConnFlag.INACTIVE) && next == TcpState.ESTABLISHED) {
+        store<u32>(r, load<u32>(r, R_ACTIVE) + 1, R_ACTIVE);
+        store<u32>(r, load<u32>(r, R_INACT) - 1, R_INACT);
+        flags &= ~ConnFlag.INACTIVE;
+      }
+      store<u8>(e, <u8>flags, C_FLAGS);
+    }
+    store<u8>(e, <u8>next, C_STATE);
+  }
+  store<u32>(e, now + (v >> 8), C_EXPIRES);
+}
+
 /** A state change: the server's active/inactive counters follow ESTABLISHED. */
 // @ts-ignore: decorator
 @inline function tcpStateChange(e: usize, next: u32): void {

@@ -8,6 +8,7 @@ import {
 } from './layout';
 import { Ctr } from './counters';
 import { ethCheck } from './eth';
+import { ipvsTouchVector } from './ipvs';
 import { bridgeInput, bridgePrefetch, PREFETCH_MIN_ENTRIES } from './bridge';
 import { fdbCount } from './fdb';
 import { vtepInput, vtepClaims } from './vxlan';
@@ -109,6 +110,9 @@ export function runVector(n: u32): u32 {
   resetTx();
   if (n > 256) n = 256;
   if (fdbCount >= PREFETCH_MIN_ENTRIES) bridgePrefetch(n);
+  // VPP-style touch pass: the IPVS connection buckets of the vector's frames
+  // (only where a bridge has services), so their cache misses overlap.
+  ipvsTouchVector(n);
   for (let i: u32 = 0; i < n; i++) {
     curIndex = i;
     slotGiven = false;

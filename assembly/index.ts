@@ -71,3 +71,6 @@ export {
   replaySetup, replayStop, replayLoops, replayPcapPos, replayFeedbackHead, replayFeedbackTail, replayFeedbackEntry,
   replayFeedbackBuf, replayCompact, replayFeedbackIn, replayPcapIn, replayEmit,
 } from './replay';
+
+// IPVS: the vector touch pass (for the graph, before its frame loop) and its benchmark loop
+export { ipvsTouchVector, ipvsBenchNewV } from './ipvs';

@@ -57,6 +57,8 @@ export const IH_SYSCTL = 108;
 export const IH_CONN_TEMPLATES = 112;
 /** u32: buckets the sweeper visits per second of packet time. */
 export const IH_SWEEP_STEP = 116;
+/** u32: bridges with at least one service (0: the graph skips the IPVS touch pass). */
+export const IH_ACTIVE_BRIDGES = 120;
 /** u32 x TO_COUNT: timeouts in seconds, by TcpState, then TO_UDP, TO_ICMP (at most MAX_TIMEOUT). */
 export const IH_TIMEOUTS = 128;
 /**

@@ -16,7 +16,7 @@
 // connection table and the counters it keeps.
 import {
   IH_MAGIC, IPVS_MAGIC, IH_BRIDGES, IH_SVC_HASH, IH_SVC_HASH_MASK, IH_ADDR_HASH, IH_ADDR_HASH_MASK,
-  IH_MARK_RULES, IH_MARK_COUNT, IH_WORK, IH_CONN_TEMPLATES, IpvsSysctl, BR_SIZE, BR_SERVICES, BR_MAC,
+  IH_MARK_RULES, IH_MARK_COUNT, IH_WORK, IH_CONN_TEMPLATES, IH_ACTIVE_BRIDGES, IpvsSysctl, BR_SIZE, BR_SERVICES, BR_MAC,
   S_USED, S_AF, S_PROTO, S_SCHED, S_FWMARK, S_PORT, S_FLAGS, S_TIMEOUT, S_NETMASK, S_BRIDGE, S_NDESTS,
   S_DESTS, S_TABLE, S_TABLE_SIZE, S_CURSOR, S_WRR_CW, S_WRR_MW, S_WRR_DI, S_MAGLEV_FLAGS, S_ADDR, S_CONNS,
   S_INPKTS, S_OUTPKTS, S_INBYTES, S_OUTBYTES, Scheduler, SvcFlag, MaglevFlag, SH_TAB_SIZE, R_USED, R_FWD,
@@ -26,15 +26,19 @@ import {
   C_PROTO, C_STATE, C_FLAGS, C_AF, C_CPORT, C_VPORT, C_DEST, C_DEST_GEN, C_DPORT, C_SVC, C_CTL, C_BRIDGE,
   C_CADDR, C_VADDR, ConnFlag, TcpState, IPVS_MAX_BRIDGES,
 } from './ipvs-layout';
-import { D_LEN, D_TS_SEC, D_IN_PORT, D_FLAGS, D_DROP, D_VNET_FLAGS, D_CSUM_START, D_CSUM_OFFSET, FrameFlag } from './layout';
+import {
+  D_LEN, D_TS_SEC, D_IN_PORT, D_FLAGS, D_DROP, D_VNET_FLAGS, D_CSUM_START, D_CSUM_OFFSET, FrameFlag, MAX_VECTOR, MAX_PORTS,
+  P_KIND, P_BRIDGE, PortKind,
+} from './layout';
 import { Ctr } from './counters';
-import { count } from './state';
+import { count, desc, port } from './state';
+import { framePtr } from './frame';
 import { emitDesc } from './graph';
 import { csumPartial, csumFold } from './checksum';
 import { storeMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP, ETHERTYPE_VLAN, ETHERTYPE_QINQ } from './eth';
 import {
   connSetup, connEntry, destEntry, svcEntry, destAlive, destBind, connNew, connLink, connRelease, connDue,
-  bucketLink, connHash4, connHash6, tcpTransition, otherTransition, sysctl, ipvsHdr, DIR_INPUT, DIR_OUTPUT, connTick,
+  bucketLink, connHash4, connHash6, tcpTransition, tcpFirstTransition, otherTransition, sysctl, ipvsHdr, DIR_INPUT, DIR_OUTPUT, connTick,
 } from './conntrack';
 import { hsiphash32, MH_KEY1 } from './siphash';
 import { jhash2words, jhash16 } from './murmur3';
@@ -111,22 +115,37 @@ export function ipvsSetup(region: usize): i32 {
 /** Whether service s has the key (bridge, af, proto, port, address words); proto 0 = fwmark a0. */
 // @ts-ignore: decorator
 @inline function svcMatches(s: usize, bridge: u32, af: u32, proto: u32, port: u32, a0: u32, a1: u32, a2: u32, a3: u32): bool {
-  if (<u32>load<u16>(s, S_BRIDGE) != bridge || <u32>load<u8>(s, S_AF) != af || <u32>load<u8>(s, S_PROTO) != proto) return false;
+  // the differences or-ed together and tested once (a chain of && costs V8 a
+  // materialised boolean per term); every field read is inside the entry
+  if (((<u32>load<u16>(s, S_BRIDGE) ^ bridge) | (<u32>load<u8>(s, S_AF) ^ af) | (<u32>load<u8>(s, S_PROTO) ^ proto)) != 0) return false;
   if (proto == 0) return load<u32>(s, S_FWMARK) == a0;
-  return <u32>load<u16>(s, S_PORT) == port && load<u32>(s, S_ADDR) == a0 && load<u32>(s, S_ADDR + 4) == a1
-    && load<u32>(s, S_ADDR + 8) == a2 && load<u32>(s, S_ADDR + 12) == a3;
+  return ((<u32>load<u16>(s, S_PORT) ^ port) | (load<u32>(s, S_ADDR) ^ a0) | (load<u32>(s, S_ADDR + 4) ^ a1)
+    | (load<u32>(s, S_ADDR + 8) ^ a2) | (load<u32>(s, S_ADDR + 12) ^ a3)) == 0;
 }
 
-/** Index of the service with that key, or -1. */
+/**
+ * Index of the service with that key, or -1. Linear probing; the first
+ * probe (the common case) is inline, the rest of the probe sequence out of
+ * line (a loop in the packet path costs V8 an interrupt check per iteration).
+ */
 // @ts-ignore: decorator
 @inline function svcHashFind(bridge: u32, af: u32, proto: u32, port: u32, a0: u32, a1: u32, a2: u32, a3: u32): i32 {
-  let i = keyHash(svcKey(bridge, af, proto) ^ (port << 8), a0, a1, a2, a3) & svcHashMask;
-  for (let n: u32 = 0; n <= svcHashMask; n++) {
+  const i = keyHash(svcKey(bridge, af, proto) ^ (port << 8), a0, a1, a2, a3) & svcHashMask;
+  const v = <u32>load<u16>(svcHash + (<usize>i << 1));
+  if (v == 0) return -1;
+  const s = svcEntry(v - 1);
+  if (load<u8>(s, S_USED) != 0 && svcMatches(s, bridge, af, proto, port, a0, a1, a2, a3)) return <i32>(v - 1);
+  return svcHashProbe(i, bridge, af, proto, port, a0, a1, a2, a3);
+}
+
+/** svcHashFind from the slot after i on. */
+function svcHashProbe(i: u32, bridge: u32, af: u32, proto: u32, port: u32, a0: u32, a1: u32, a2: u32, a3: u32): i32 {
+  for (let n: u32 = 1; n <= svcHashMask; n++) {
+    i = (i + 1) & svcHashMask;
     const v = <u32>load<u16>(svcHash + (<usize>i << 1));
     if (v == 0) return -1;
     const s = svcEntry(v - 1);
     if (load<u8>(s, S_USED) != 0 && svcMatches(s, bridge, af, proto, port, a0, a1, a2, a3)) return <i32>(v - 1);
-    i = (i + 1) & svcHashMask;
   }
   return -1;
 }
@@ -160,18 +179,27 @@ function addrFind(bridge: u32, af: u32, kind: u32, a: usize): usize {
   return 0;
 }
 
-/** addrFind for an IPv4 address (as load<u32> reads it). */
+/** addrFind for an IPv4 address (as load<u32> reads it); the first probe inline, as svcHashFind. */
 // @ts-ignore: decorator
 @inline function addrFind4(bridge: u32, kind: u32, a0: u32): usize {
   const key = svcKey(bridge, 4, kind);
-  let i = keyHash(key, a0, 0, 0, 0) & addrHashMask;
-  for (let n: u32 = 0; n <= addrHashMask; n++) {
+  const i = keyHash(key, a0, 0, 0, 0) & addrHashMask;
+  const r = addrHash + <usize>i * ADDR_SIZE;
+  const k = load<u32>(r);
+  if (k == 0) return 0;
+  // key word (bridge, af, kind) and the address; an IPv4 record has zeros after it
+  if (((k ^ key) | (load<u32>(r, A_ADDR) ^ a0)) == 0) return r;
+  return addrProbe4(i, key, a0);
+}
+
+/** addrFind4 from the slot after i on. */
+function addrProbe4(i: u32, key: u32, a0: u32): usize {
+  for (let n: u32 = 1; n <= addrHashMask; n++) {
+    i = (i + 1) & addrHashMask;
     const r = addrHash + <usize>i * ADDR_SIZE;
     const k = load<u32>(r);
     if (k == 0) return 0;
-    // key word (bridge, af, kind) and the address; an IPv4 record has zeros after it
     if (((k ^ key) | (load<u32>(r, A_ADDR) ^ a0)) == 0) return r;
-    i = (i + 1) & addrHashMask;
   }
   return 0;
 }
@@ -236,7 +264,7 @@ function markOf(bridge: u32, af: u32, proto: u32, daddr: usize, dportHost: u32):
 
 // @ts-ignore: decorator
 @inline function available(r: usize): bool {
-  return load<i32>(r, R_WEIGHT) > 0 && (load<u8>(r, R_FLAGS) & DestFlag.OVERLOAD) == 0;
+  return (<u32>(load<i32>(r, R_WEIGHT) > 0) & <u32>((load<u8>(r, R_FLAGS) & DestFlag.OVERLOAD) == 0)) != 0;
 }
 
 // @ts-ignore: decorator
@@ -401,7 +429,10 @@ function schedSh(s: usize, v: u32): i32 {
 // @ts-ignore: decorator
 @inline function schedMh(s: usize, v: u32): i32 {
   const m = load<u32>(s, S_TABLE_SIZE);
-  const ihash = hsiphash32(v, MH_KEY1) % m;
+  // the table size of the kernel's default build (CONFIG_IP_VS_MH_TAB_INDEX 12), a
+  // constant there as here: a multiply instead of a division
+  const hv = hsiphash32(v, MH_KEY1);
+  const ihash = m == 4093 ? hv % 4093 : hv % m;
   const d = tableAt(s, ihash);
   if (d < 0) return -1;
   if (available(destEntry(<u32>d))) return d;
@@ -420,7 +451,8 @@ function schedSh(s: usize, v: u32): i32 {
  * holds real server indexes; a server that is not available (weight 0,
  * overloaded) gives no destination, as an empty slot does.
  */
-function schedMaglev(s: usize, af: u32, saddr: usize, ports: u32): i32 {
+// @ts-ignore: decorator
+@inline function schedMaglev(s: usize, af: u32, saddr: usize, ports: u32): i32 {
   const flags = load<u32>(s, S_MAGLEV_FLAGS);
   let src: u32 = load<u32>(saddr);
   let h: u32;
@@ -434,7 +466,9 @@ function schedMaglev(s: usize, af: u32, saddr: usize, ports: u32): i32 {
     if (af == 6) h = jhash2words(jhash16(saddr, KATRAN_SEED_V6), ports, KATRAN_SEED);
     else h = jhash2words(src, ports, KATRAN_SEED);
   }
-  const d = tableAt(s, h % load<u32>(s, S_TABLE_SIZE));
+  // Katran's RING_SIZE, a constant there as here: a multiply instead of a division
+  const m = load<u32>(s, S_TABLE_SIZE);
+  const d = tableAt(s, m == 65537 ? h % 65537 : h % m);
   if (d < 0 || !available(destEntry(<u32>d))) return -1;
   return d;
 }
@@ -800,7 +834,7 @@ function forwardOut(e: usize, frame: usize, bridge: u32, af: u32, ip: usize, l4:
   if (!isVip && mark == 0) return replyPath(frame, bridge, af, ip, proto, l4, now);
   // client -> VIP: a known connection?
   const e = connIn(bridge, af, proto, saddr, sport, daddr, dport, now);
-  if (e == 0) return newConnection(frame, bridge, af, ip, proto, l4, mark, now);
+  if (e == 0) return newConnection(frame, bridge, af, ip, proto, l4, mark, now, sport, dport, ipLen, clientBucket(af, proto, saddr, sport));
   // its real server is gone and expire_nodest_conn is off: drop (as the kernel)
   if (!destAlive(e)) return drop(Ctr.IpvsNoDest);
   return forwardIn(e, frame, af, ip, l4, proto, proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0, ipLen, now);
@@ -834,12 +868,12 @@ function replyPath(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4
 }
 
 /** A packet for a VIP with no connection: find the service, schedule, record the connection, forward. */
-function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4: usize, mark: u32, now: u32): i32 {
+// @ts-ignore: decorator
+@inline function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32, l4: usize, mark: u32, now: u32,
+  sport: u32, dport: u32, ipLen: u32, b: u32): i32 {
+  // sport, dport (as load<u16> reads them), ipLen and the client's bucket b come from the caller, which has them
   const saddr = srcOf(af, ip);
   const daddr = dstOf(af, ip);
-  const ipLen = ipLenOf(af, ip);
-  const sport = <u32>load<u16>(l4);
-  const dport = <u32>load<u16>(l4, 2);
   const tcpFlags: u32 = proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0;
   const svc = svcFind(bridge, af, mark, proto, daddr, dport);
   if (svc < 0) return drop(Ctr.IpvsNoService);
@@ -893,11 +927,21 @@ function newConnection(frame: usize, bridge: u32, af: u32, ip: usize, proto: u32
   }
   store<u32>(e, now, C_EXPIRES);
   destBind(r, flags);
-  connLink(e, clientBucket(af, proto, saddr, sport));
+  connLink(e, b);
   store<u64>(r, load<u64>(r, R_CONNS) + 1, R_CONNS);
   store<u64>(s, load<u64>(s, S_CONNS) + 1, S_CONNS);
   count(Ctr.IpvsNewConns);
-  return forwardIn(e, frame, af, ip, l4, proto, tcpFlags, ipLen, now);
+  // forwardIn, with what was just stored kept in locals rather than read back
+  if (proto == IPPROTO_TCP) tcpFirstTransition(e, r, flags, tcpFlags, now);
+  else otherTransition(e, proto, now);
+  store<u64>(r, load<u64>(r, R_INPKTS) + 1, R_INPKTS);
+  store<u64>(r, load<u64>(r, R_INBYTES) + <u64>ipLen, R_INBYTES);
+  store<u64>(s, load<u64>(s, S_INPKTS) + 1, S_INPKTS);
+  store<u64>(s, load<u64>(s, S_INBYTES) + <u64>ipLen, S_INBYTES);
+  storeMac(frame, load<u64>(r, R_MAC));
+  if (load<u8>(r, R_FWD) == Forward.NAT) natRewrite(af, ip, daddr, r + R_ADDR, l4 + 2, rport, proto, l4);
+  count(Ctr.IpvsInPackets);
+  return IPVS_FWD;
 }
 
 // ---- IPv4 -----------------------------------------------------------------------------------
@@ -1085,8 +1129,9 @@ function arp(frame: usize, l3: u32, len: u32, bridge: u32): i32 {
   const ip = frame + 14;
   const proto = <u32>load<u8>(ip, 9);
   const totLen = <u32>bswap<u16>(load<u16>(ip, 2));
-  if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || (load<u16>(ip, 6) & 0xff3f) != 0
-    || totLen < 20 + (proto == IPPROTO_TCP ? <u32>20 : <u32>8) || <u32>14 + totLen > len) return -1;
+  // one test of the or-ed conditions (not a chain of ||: V8 materialises each term)
+  if (((<u32>(proto != IPPROTO_TCP) & <u32>(proto != IPPROTO_UDP)) | <u32>((load<u16>(ip, 6) & 0xff3f) != 0)
+    | <u32>(totLen < 20 + (proto == IPPROTO_TCP ? <u32>20 : <u32>8)) | <u32>(<u32>14 + totLen > len)) != 0) return -1;
   const l4 = ip + 20;
   const sport = <u32>load<u16>(l4);
   // the connection's bucket, read before the VIP test so that its likely
@@ -1103,12 +1148,13 @@ function arp(frame: usize, l3: u32, len: u32, bridge: u32): i32 {
   if (head != 0) {
     const h = connEntry(head - 1);
     if (connInMatch(h, bridge, 4, proto, ip + 12, sport, ip + 16, dport) && <i32>(now - load<u32>(h, C_EXPIRES)) < 0 && destAlive(h)) e = h;
+    // (an empty bucket has nothing to walk)
+    else e = connInWalk(b, bridge, 4, proto, ip + 12, sport, ip + 16, dport, now);
   }
-  if (e == 0) e = connInWalk(b, bridge, 4, proto, ip + 12, sport, ip + 16, dport, now);
   if (e == 0) {
     let mark: u32 = 0;
     if (load<u32>(ipvsHdr, IH_MARK_COUNT) != 0) mark = markOf(bridge, 4, proto, ip + 16, <u32>bswap<u16>(<u16>dport));
-    return newConnection(frame, bridge, 4, ip, proto, l4, mark, now);
+    return newConnection(frame, bridge, 4, ip, proto, l4, mark, now, sport, dport, totLen, b);
   }
   if (!destAlive(e)) return drop(Ctr.IpvsNoDest);
   return forwardIn(e, frame, 4, ip, l4, proto, proto == IPPROTO_TCP ? <u32>load<u8>(l4, 13) : 0, totLen, now);
@@ -1124,7 +1170,7 @@ export function ipvsProcess(frame: usize, len: u32, bridge: u32, now: u32): i32 
   // The common case first, with few values alive: an untagged IPv4 TCP/UDP
   // packet without options or fragmentation, whole in the frame. It takes
   // the same decisions as the general path below, which handles the rest.
-  if (len >= 14 + 20 + 20 && load<u16>(frame, 12) == 0x0008 && load<u8>(frame, 14) == 0x45) {
+  if (len >= 14 + 20 + 20 && ((<u32>load<u16>(frame, 12) ^ 0x0008) | (<u32>load<u8>(frame, 14) ^ 0x45)) == 0) {
     const r = ip4Common(frame, len, bridge, now);
     if (r >= 0) {
       if (r == IPVS_DROP) count(dropReason);
@@ -1347,6 +1393,94 @@ export function ipvsBenchNew(frame: usize, len: u32, n: u32, base: u32, work: us
     store<u32>(work, bswap<u32>(base + i), 14 + 12);
     store<u16>(work, bswap<u16>(<u16>(1024 + (i & 0x7fff))), 14 + 20);
     if (ipvsProcess(work, len, bridge, now) == IPVS_FWD) fwd++;
+  }
+  return fwd;
+}
+
+/** Sink of the touch pass's loads (so that they are not dead code). */
+let touched: u32 = 0;
+
+/** The touch pass's bucket heads, one per frame of a vector. */
+const touchHeads: usize = memory.data(MAX_VECTOR * 4);
+
+/**
+ * The touch pass, first stage: for an untagged IPv4 frame without options,
+ * the head of its connection bucket (read: the cache miss starts), else 0.
+ * The protocol is not checked: another frame only costs a load.
+ */
+// @ts-ignore: decorator
+@inline function touchBucket(frame: usize, len: u32): u32 {
+  if (len < 14 + 20 + 20) return 0;
+  if (((<u32>load<u16>(frame, 12) ^ 0x0008) | (<u32>load<u8>(frame, 14) ^ 0x45)) != 0) return 0;
+  const ip = frame + 14;
+  return load<u32>(bucketLink(connHash4(<u32>load<u8>(ip, 9), load<u32>(ip, 12), <u32>load<u16>(ip, 20))));
+}
+
+/** The touch pass, second stage: the client address of a non-empty bucket's head entry. */
+// @ts-ignore: decorator
+@inline function touchEntry(head: u32): u32 {
+  return head != 0 ? load<u32>(connEntry(head - 1), C_CADDR) : 0;
+}
+
+/**
+ * The touch pass (VPP style) for descriptors 0 .. n-1 of the vector about to
+ * run, frames arriving on bridge ports of bridges with IPVS services: first
+ * the bucket heads of all of them, then the head entries of the non-empty
+ * buckets, so that the cache misses of the whole vector overlap before the
+ * frame-by-frame loop (ipvsProcess) needs those lines. It changes nothing but
+ * the caches (what it reads is summed and returned, so that the loads stay).
+ * For the graph to call before its frame loop (runVector).
+ */
+export function ipvsTouchVector(n: u32): u32 {
+  if (ipvsHdr == 0 || load<u32>(ipvsHdr, IH_ACTIVE_BRIDGES) == 0) return 0;
+  if (n > <u32>MAX_VECTOR) n = <u32>MAX_VECTOR;
+  for (let i: u32 = 0; i < n; i++) {
+    const d = desc(i);
+    const inPort = <u32>load<u16>(d, D_IN_PORT);
+    let head: u32 = 0;
+    if (inPort < <u32>MAX_PORTS) {
+      const p = port(inPort);
+      if (<i32>load<u8>(p, P_KIND) == PortKind.BRIDGE && bridgeActive(<u32>load<u16>(p, P_BRIDGE))) {
+        head = touchBucket(framePtr(d), load<u32>(d, D_LEN));
+      }
+    }
+    store<u32>(touchHeads + (<usize>i << 2), head);
+  }
+  let t: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const head = load<u32>(touchHeads + (<usize>i << 2));
+    t += head + touchEntry(head);
+  }
+  touched += t;
+  return touched;
+}
+
+/**
+ * Benchmark loop for new flows by vectors, as the graph runs them with the
+ * touch pass: n frames as ipvsBenchNew makes them, vlen (at most 256) at a
+ * time at `vec` (64 bytes apart): each vector is filled, touched (buckets, then entries), then
+ * processed frame by frame. Returns the number forwarded.
+ */
+export function ipvsBenchNewV(frame: usize, len: u32, n: u32, base: u32, vec: usize, vlen: u32, bridge: u32, now: u32): u32 {
+  let fwd: u32 = 0;
+  if (vlen == 0) return 0;
+  if (vlen > <u32>MAX_VECTOR) vlen = <u32>MAX_VECTOR;
+  for (let i: u32 = 0; i < n; i += vlen) {
+    const m = min(vlen, n - i);
+    for (let j: u32 = 0; j < m; j++) {
+      const w = vec + (<usize>j << 6);
+      copy64(w, frame);
+      store<u32>(w, bswap<u32>(base + i + j), 14 + 12);
+      store<u16>(w, bswap<u16>(<u16>(1024 + ((i + j) & 0x7fff))), 14 + 20);
+    }
+    for (let j: u32 = 0; j < m; j++) store<u32>(touchHeads + (<usize>j << 2), touchBucket(vec + (<usize>j << 6), len));
+    let t: u32 = 0;
+    for (let j: u32 = 0; j < m; j++) {
+      const head = load<u32>(touchHeads + (<usize>j << 2));
+      t += head + touchEntry(head);
+    }
+    touched += t;
+    for (let j: u32 = 0; j < m; j++) if (ipvsProcess(vec + (<usize>j << 6), len, bridge, now) == IPVS_FWD) fwd++;
   }
   return fwd;
 }

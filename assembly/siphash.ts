@@ -31,14 +31,20 @@ export const MH_KEY2: u64 = 2654446892;
   v0 += v3; v3 = rotl<u64>(v3, 21); v3 ^= v0;
   v2 += v1; v1 = rotl<u64>(v1, 17); v1 ^= v2; v2 = rotl<u64>(v2, 32);
   v0 ^= b;
-  // three finalisation rounds
+  // three finalisation rounds, written out (a loop costs V8 an interrupt check per round)
   v2 ^= 0xff;
-  for (let r = 0; r < 3; r++) {
-    v0 += v1; v1 = rotl<u64>(v1, 13); v1 ^= v0; v0 = rotl<u64>(v0, 32);
-    v2 += v3; v3 = rotl<u64>(v3, 16); v3 ^= v2;
-    v0 += v3; v3 = rotl<u64>(v3, 21); v3 ^= v0;
-    v2 += v1; v1 = rotl<u64>(v1, 17); v1 ^= v2; v2 = rotl<u64>(v2, 32);
-  }
+  v0 += v1; v1 = rotl<u64>(v1, 13); v1 ^= v0; v0 = rotl<u64>(v0, 32);
+  v2 += v3; v3 = rotl<u64>(v3, 16); v3 ^= v2;
+  v0 += v3; v3 = rotl<u64>(v3, 21); v3 ^= v0;
+  v2 += v1; v1 = rotl<u64>(v1, 17); v1 ^= v2; v2 = rotl<u64>(v2, 32);
+  v0 += v1; v1 = rotl<u64>(v1, 13); v1 ^= v0; v0 = rotl<u64>(v0, 32);
+  v2 += v3; v3 = rotl<u64>(v3, 16); v3 ^= v2;
+  v0 += v3; v3 = rotl<u64>(v3, 21); v3 ^= v0;
+  v2 += v1; v1 = rotl<u64>(v1, 17); v1 ^= v2; v2 = rotl<u64>(v2, 32);
+  v0 += v1; v1 = rotl<u64>(v1, 13); v1 ^= v0; v0 = rotl<u64>(v0, 32);
+  v2 += v3; v3 = rotl<u64>(v3, 16); v3 ^= v2;
+  v0 += v3; v3 = rotl<u64>(v3, 21); v3 ^= v0;
+  v2 += v1; v1 = rotl<u64>(v1, 17); v1 ^= v2; v2 = rotl<u64>(v2, 32);
   return v0 ^ v1 ^ v2 ^ v3;
 }
 

@@ -10,6 +10,7 @@
  *
  *   ipvs new <flows> <repeats> [maglev]   every packet a new connection (SYN); the last repeat is reported
  *   ipvs est <flows> <packets> [maglev]   established flows, ACK segments
+ *   ipvs newv <flows> <repeats> mh|maglev [vlen]   new flows by vectors of vlen (default 64, at most 256): fill, touch (buckets, then entries), process
  * with `maglev` the service schedules as Katran's Maglev (jhash_2words of the
  * source address and ports, a 65537-slot ring) instead of mh.
  * prints {"mpps": X, "fwd": N}
@@ -226,7 +227,9 @@ static inline int available(const u8 *r) { return (int32_t)ld32(r + R_WEIGHT) > 
 
 static int schedMh(u8 *s, u32 v) {
   u32 m = ld32(s + S_TABLE_SIZE);
-  int d = mhTab[hsiphash32(v, 2654435761ULL) % m];
+  u32 hv = hsiphash32(v, 2654435761ULL);
+  /* the kernel's default table size, a constant (as assembly/ipvs.ts schedMh) */
+  int d = mhTab[m == 4093 ? hv % 4093 : hv % m];
   if (d < 0) return -1;
   return available(destEntry((u32)d)) ? d : -1;
 }
@@ -378,8 +381,47 @@ static int process(u8 *frame, u32 len, u32 bridge, u32 now) {
   st64(r + R_CONNS, ld64(r + R_CONNS) + 1);
   st64(s + S_CONNS, ld64(s + S_CONNS) + 1);
   cnt_new++;
-  return forwardIn(e, frame, ip, l4, proto, fl, totLen, now);
+  /* forwardIn, with what was just stored kept in locals rather than read back
+     (as assembly/ipvs.ts newConnection + conntrack.ts tcpFirstTransition) */
+  {
+    u32 off = (flags & F_NOOUTPUT) ? 2 : 0;
+    u32 v = TCP_TABLE[(off * 5 + TCP_EVENT[(fl & 7) | ((fl >> 1) & 8)]) * 11 + 0];
+    u32 next = v & 0xff;
+    if (next != 0) {
+      if (r[R_USED]) {
+        if (!(flags & F_INACTIVE) && next != 1) {
+          st32(r + R_ACTIVE, ld32(r + R_ACTIVE) - 1); st32(r + R_INACT, ld32(r + R_INACT) + 1); flags |= F_INACTIVE;
+        } else if ((flags & F_INACTIVE) && next == 1) {
+          st32(r + R_ACTIVE, ld32(r + R_ACTIVE) + 1); st32(r + R_INACT, ld32(r + R_INACT) - 1); flags &= ~F_INACTIVE;
+        }
+        e[C_FLAGS] = (u8)flags;
+      }
+      e[C_STATE] = (u8)next;
+    }
+    st32(e + C_EXPIRES, now + (v >> 8));
+  }
+  st64(r + R_INPKTS, ld64(r + R_INPKTS) + 1);
+  st64(r + R_INBYTES, ld64(r + R_INBYTES) + totLen);
+  st64(s + S_INPKTS, ld64(s + S_INPKTS) + 1);
+  st64(s + S_INBYTES, ld64(s + S_INBYTES) + totLen);
+  storeMac(frame, ld64(r + R_MAC));
+  if (r[R_FWD] == 0) natRewrite4(ip, ip + 16, r + R_ADDR, l4 + 2, rport, proto, l4);
+  cnt_in++;
+  return 1;
 }
+
+/* The touch pass over a vector (VPP style, as assembly/ipvs.ts): first the
+ * bucket heads of all its frames (untagged IPv4 without options), then the
+ * head entries of the non-empty buckets, so that the misses of the vector's
+ * frames overlap before process() needs them. */
+static u32 touched;
+static u32 touchHeads[256];
+static inline u32 touchBucket(const u8 *f, u32 len) {
+  if (len < 54 || ld16(f + 12) != 0x0008 || f[14] != 0x45) return 0;
+  const u8 *ip = f + 14;
+  return buckets[connHash4(ip[9], ld32(ip + 12), ld16(ip + 20))];
+}
+static inline u32 touchEntry(u32 head) { return head ? ld32(connEntry(head - 1) + C_CADDR) : 0; }
 
 /* ---- setup: one service 10.0.0.100:80 on bridge 1, 16 NAT servers, mh ---- */
 
@@ -409,6 +451,14 @@ static void build_frame(u8 *f, u32 saddr, u16 sport, u8 flags) {
   t[16] = c >> 8; t[17] = c & 0xff;
 }
 
+static void *calloc64(size_t bytes) {
+  size_t n = (bytes + 63) & ~(size_t)63;
+  void *p = aligned_alloc(64, n);
+  if (!p) { perror("aligned_alloc"); exit(1); }
+  memset(p, 0, n);
+  return p;
+}
+
 static void setup(u32 cap) {
   capacity = cap;
   u32 nb = 1;
@@ -416,12 +466,14 @@ static void setup(u32 cap) {
   bucketMask = nb - 1;
   sweepStep = (nb >> 8) > 64 ? nb >> 8 : 64;
   for (int i = 0; i < 165; i++) TCP_TABLE[i] = (TIMEOUTS[TCP_STATES[i]] << 8) | TCP_STATES[i];
-  buckets = calloc(nb, 4);
-  entries = calloc(cap, CONN_SIZE);
-  svcMask = 511; svcHash = calloc(512, 2); svcTab = calloc(256, SVC_SIZE);
-  addrMask = 8191; addrHash = calloc(8192, ADDR_SIZE);
-  destTab = calloc(4096, DEST_SIZE);
-  mhTab = malloc(4093 * 4);
+  /* every table 64-byte aligned, as netwasm's layout (src/dataplane/ipvs.ts):
+     a connection entry is one cache line (calloc's 16-byte offset would split it) */
+  buckets = calloc64((size_t)nb * 4);
+  entries = calloc64((size_t)cap * CONN_SIZE);
+  svcMask = 511; svcHash = calloc64(512 * 2); svcTab = calloc64(256 * SVC_SIZE);
+  addrMask = 8191; addrHash = calloc64(8192 * ADDR_SIZE);
+  destTab = calloc64(4096 * DEST_SIZE);
+  mhTab = calloc64(4093 * 4);
   /* service 0 */
   u8 *s = svcTab;
   s[S_USED] = 1; s[S_AF] = 4; s[S_PROTO] = 6; s[S_SCHED] = 5; st16(s + S_PORT, __builtin_bswap16(80)); st16(s + S_BRIDGE, 1);
@@ -467,7 +519,33 @@ int main(int argc, char **argv) {
   u8 work[64];
   u64 fwd = 0;
   double best = 0;
-  if (argv[1][0] == 'n') {
+  if (!strcmp(argv[1], "newv")) {
+    /* new flows by vectors of vlen frames: fill the vector, touch its buckets, process it */
+    u32 vlen = argc > 5 ? (u32)atoi(argv[5]) : 64;
+    if (vlen < 1 || vlen > 256) vlen = 64;
+    u8 *vec = aligned_alloc(64, (size_t)vlen * 64);
+    build_frame(tmpl, 0x0a800000u, 1024, 0x02);
+    for (long rep = 0; rep < n2; rep++) {
+      flush();
+      double t0 = now_s();
+      for (u32 i = 0; i < flows; i += vlen) {
+        u32 m = flows - i < vlen ? flows - i : vlen;
+        for (u32 j = 0; j < m; j++) {
+          u8 *w = vec + (size_t)j * 64;
+          memcpy(w, tmpl, 64);
+          st32(w + 26, __builtin_bswap32(0x0a800000u + i + j));
+          st16(w + 34, __builtin_bswap16((u16)(1024 + ((i + j) & 0x7fff))));
+        }
+        for (u32 j = 0; j < m; j++) touchHeads[j] = touchBucket(vec + (size_t)j * 64, 64);
+        u32 t = 0;
+        for (u32 j = 0; j < m; j++) t += touchHeads[j] + touchEntry(touchHeads[j]);
+        touched += t;
+        for (u32 j = 0; j < m; j++) if (process(vec + (size_t)j * 64, 64, 1, 1000) == 1) fwd++;
+      }
+      double mpps = flows / (now_s() - t0) / 1e6;
+      if (rep == n2 - 1) best = mpps;
+    }
+  } else if (argv[1][0] == 'n') {
     build_frame(tmpl, 0x0a800000u, 1024, 0x02);
     for (long rep = 0; rep < n2; rep++) {
       flush();
@@ -499,6 +577,6 @@ int main(int argc, char **argv) {
     }
     best = n2 / (now_s() - t0) / 1e6;
   }
-  printf("{\"mpps\": %.4f, \"fwd\": %llu, \"new\": %llu}\n", best, (unsigned long long)fwd, (unsigned long long)cnt_new);
+  printf("{\"mpps\": %.4f, \"fwd\": %llu, \"new\": %llu, \"touched\": %u}\n", best, (unsigned long long)fwd, (unsigned long long)cnt_new, touched);
   return 0;
 }

@@ -32,6 +32,11 @@ const keyHash = (x: number, a0: number): number => {
 const svcKey = (bridge: number, af: number, proto: number): number => (bridge | (af << 16) | (proto << 24)) >>> 0;
 const bswap16 = (x: number): number => ((x & 0xff) << 8) | (x >>> 8);
 const bswap32 = (x: number): number => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+// x % 65537 of a uint32 x in small-integer arithmetic (a uint32 of 2^31 or more
+// is a double to V8, its % a floating-point remainder): 65536 = -1 (mod 65537),
+// so hi * 65536 + lo = lo - hi. (For % 4093 the same trick measured no faster
+// than the plain remainder, which stays.)
+const mod65537 = (x: number): number => ((x & 0xffff) - (x >>> 16) + 65537) % 65537;
 const fold = (s: number): number => {
   s = (s & 0xffff) + (s >>> 16);
   return ((s & 0xffff) + (s >>> 16)) & 0xffff;
@@ -93,7 +98,10 @@ export class TsIpvs {
     this.bucketMask = nb - 1;
     this.sweepStep = Math.max(64, nb >>> 8);
     this.buckets = new Uint32Array(nb);
-    this.eb = new ArrayBuffer(capacity * CONN_SIZE);
+    // page-aligned (a WebAssembly.Memory's buffer, used only as an allocator), so
+    // that each 64-byte entry is one cache line as in netwasm's layout; a large
+    // ArrayBuffer from the allocator starts 16 bytes into a page, splitting every entry
+    this.eb = new WebAssembly.Memory({ initial: Math.ceil((capacity * CONN_SIZE) / 65536) }).buffer;
     this.e8 = new Uint8Array(this.eb);
     this.e16 = new Uint16Array(this.eb);
     this.e32 = new Uint32Array(this.eb);
@@ -268,31 +276,33 @@ export class TsIpvs {
     // destination MAC
     f.setUint16(0, this.dMacHi[d]!);
     f.setUint32(2, this.dMacLo[d]!);
-    if (this.dFwd[d] === 0) {
-      // NAT: destination address and port, RFC 1624 checksums (little-endian words, as the WASM code)
-      const ip = 14, l4 = 34;
-      const old = f.getUint32(ip + 16, true), nw = this.dAddr[d]!;
-      const hc = f.getUint16(ip + 10, true);
-      const s = (~hc & 0xffff) + (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
-      f.setUint16(ip + 10, ~fold(s) & 0xffff, true);
-      let sum = (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
-      f.setUint32(ip + 16, nw, true);
-      const oldPort = f.getUint16(l4 + 2, true), nport = this.e16[(e + C_DPORT) >> 1]!;
-      if (nport !== oldPort) {
-        sum += (~oldPort & 0xffff) + nport;
-        f.setUint16(l4 + 2, nport, true);
-      }
-      const off = proto === 6 ? 16 : 6;
-      const c = f.getUint16(l4 + off, true);
-      if (!(proto === 17 && c === 0)) {
-        let nc = ~fold(sum + (~c & 0xffff)) & 0xffff;
-        if (proto === 17 && nc === 0) nc = 0xffff;
-        f.setUint16(l4 + off, nc, true);
-      }
-    }
+    if (this.dFwd[d] === 0) this.nat(f, proto, this.dAddr[d]!, this.e16[(e + C_DPORT) >> 1]!);
     void fb;
     this.counterIn++;
     return 1;
+  }
+
+  /** NAT of the destination to nw:nport, RFC 1624 checksums (little-endian words, as the WASM code). */
+  private nat(f: DataView, proto: number, nw: number, nport: number): void {
+    const ip = 14, l4 = 34;
+    const old = f.getUint32(ip + 16, true);
+    const hc = f.getUint16(ip + 10, true);
+    const s = (~hc & 0xffff) + (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
+    f.setUint16(ip + 10, ~fold(s) & 0xffff, true);
+    let sum = (~old & 0xffff) + (~old >>> 16) + (nw & 0xffff) + (nw >>> 16);
+    f.setUint32(ip + 16, nw, true);
+    const oldPort = f.getUint16(l4 + 2, true);
+    if (nport !== oldPort) {
+      sum += (~oldPort & 0xffff) + nport;
+      f.setUint16(l4 + 2, nport, true);
+    }
+    const off = proto === 6 ? 16 : 6;
+    const c = f.getUint16(l4 + off, true);
+    if (!(proto === 17 && c === 0)) {
+      let nc = ~fold(sum + (~c & 0xffff)) & 0xffff;
+      if (proto === 17 && nc === 0) nc = 0xffff;
+      f.setUint16(l4 + off, nc, true);
+    }
   }
 
   private svcFind(bridge: number, proto: number, port: number, daddr: number): number {
@@ -304,6 +314,21 @@ export class TsIpvs {
       i = (i + 1) & 511;
     }
     return -1;
+  }
+
+  /**
+   * The touch pass over a vector (VPP style, as assembly/ipvs.ts), first
+   * stage: for an untagged IPv4 frame without options, the head of its
+   * connection bucket (read, so that its miss starts), else 0.
+   */
+  touchBucket(f: DataView, fb: Uint8Array, len: number): number {
+    if (len < 54 || f.getUint16(12, true) !== 0x0008 || fb[14] !== 0x45) return 0;
+    return this.buckets[this.connHash4(fb[23]!, f.getUint32(26, true), f.getUint16(34, true))]!;
+  }
+
+  /** Second stage: the client address of a non-empty bucket's head entry. */
+  touchEntry(head: number): number {
+    return head !== 0 ? this.e32[(((head - 1) << 6) + C_CADDR) >> 2]! : 0;
   }
 
   /** Processes the frame in `f` (a view of `fb`). 0 pass, 1 forwarded, 3 drop. */
@@ -335,7 +360,7 @@ export class TsIpvs {
     if (svc < 0) return 3;
     if (proto === 6 && (fl & 4 || !(fl & 2))) return 3;
     const d = this.maglev
-      ? this.ring[jhash2words(saddr, f.getUint32(l4, true), 512 * 65537) % 65537]!
+      ? this.ring[mod65537(jhash2words(saddr, f.getUint32(l4, true), 512 * 65537))]!
       : this.mh[hsiphash32(bswap32(saddr), MH_KEY1) % 4093]!;
     if (d < 0 || !(this.dWeight[d]! > 0 && !(this.dFlags[d]! & 2))) return 3;
     // allocate
@@ -352,7 +377,8 @@ export class TsIpvs {
     const e8 = this.e8, e16 = this.e16, e32 = this.e32;
     e8[e + C_PROTO] = proto;
     e8[e + C_STATE] = 0;
-    e8[e + C_FLAGS] = F_INACTIVE | (this.dFwd[d] !== 0 ? F_NOOUTPUT : 0);
+    let flags = F_INACTIVE | (this.dFwd[d] !== 0 ? F_NOOUTPUT : 0);
+    e8[e + C_FLAGS] = flags;
     e8[e + C_AF] = 4;
     e16[(e + C_CPORT) >> 1] = sport;
     e16[(e + C_VPORT) >> 1] = dport;
@@ -381,6 +407,34 @@ export class TsIpvs {
     this.svcStats[0]!++;
     this.counterNew++;
     void F_TEMPLATE;
-    return this.forwardIn(e, f, fb, proto, fl, totLen, now);
+    // forwardIn, with what was just stored kept in locals rather than read back
+    // (as assembly/ipvs.ts newConnection + conntrack.ts tcpFirstTransition)
+    const v = TCP_TABLE[((flags & F_NOOUTPUT ? 2 : 0) * 5 + TCP_EVENT[(fl & 7) | ((fl >> 1) & 8)]!) * 11]!;
+    const next = v & 0xff;
+    if (next !== 0) {
+      if (this.dUsed[d] !== 0) {
+        if (!(flags & F_INACTIVE) && next !== 1) {
+          this.dActive[d]!--;
+          this.dInact[d]!++;
+          flags |= F_INACTIVE;
+        } else if (flags & F_INACTIVE && next === 1) {
+          this.dActive[d]!++;
+          this.dInact[d]!--;
+          flags &= ~F_INACTIVE;
+        }
+        e8[e + C_FLAGS] = flags;
+      }
+      e8[e + C_STATE] = next;
+    }
+    e32[(e + C_EXPIRES) >> 2] = (now + (v >>> 8)) >>> 0;
+    this.dStats[d * 5 + 1]!++;
+    this.dStats[d * 5 + 3]! += totLen;
+    this.svcStats[1]!++;
+    this.svcStats[3]! += totLen;
+    f.setUint16(0, this.dMacHi[d]!);
+    f.setUint32(2, this.dMacLo[d]!);
+    if (this.dFwd[d] === 0) this.nat(f, proto, this.dAddr[d]!, rport);
+    this.counterIn++;
+    return 1;
   }
 }

@@ -308,6 +308,8 @@ export class Ipvs {
     const n = this.dv.getUint32(r + I.BR_SERVICES, true) + delta;
     this.dv.setUint32(r + I.BR_SERVICES, n, true);
     if ((delta > 0 && n === 1) || n === 0) {
+      // how many bridges have services: the graph's touch pass runs only when some do
+      this.setHdr(I.IH_ACTIVE_BRIDGES, this.hdr(I.IH_ACTIVE_BRIDGES) + (n > 0 ? 1 : -1));
       // the bridge sends its IP frames through the IPVS hook only when it has services
       if (this.dp.regions.bridge) new Bridges(this.dp).setServices(bridge, n > 0);
     }
