@@ -223,7 +223,8 @@ export async function suite(): Promise<Row[]> {
       const [ns, cs] = [per(nw.sysUs, nw.frames), per(c.sysUs, c.frames)];
       rows.push({
         work: 'host: forwarder user-space CPU per frame (whole run)', unit: 'ns/frame', netwasm: nu,
-        baseline: name, baselineValue: cu, ratio: cu / nu, target: '', met: null,
+        // /proc's CPU times tick every 10 ms: a reflector that spent less than a tick has no ratio
+        baseline: name, baselineValue: cu, ratio: cu > 0 ? cu / nu : null, target: '', met: null,
       });
       rows.push({
         work: 'host: forwarder kernel CPU per frame (syscalls + softirq it runs)', unit: 'ns/frame', netwasm: ns,
