@@ -539,6 +539,12 @@ Decap('the fast path\'s VNI cache follows table changes (allow-list on, VTEP off
   assert.equal(both(), ['vxlan-decap-unknown-vtep', 'vxlan-decap-unknown-vtep']);
   vx.updateTunnel(t, { allowList: false });
   assert.equal(both(), ['', '']);
+  // The VTEP moves to another address: frames to the old one are no longer its own.
+  vx.setVtep(0, { ip: '192.168.1.99', ip6: VTEP_IP6, mac: VTEP_MAC });
+  const off = both();
+  assert.ok(off.every((r) => r !== '' && r === off[0]), `VTEP moved: both dropped alike (${off})`);
+  vx.setVtep(0, { ip: VTEP_IP, ip6: VTEP_IP6, mac: VTEP_MAC });
+  assert.equal(both(), ['', ''], 'VTEP back at its address');
   vx.removeTunnel(t);
   assert.equal(both(), ['vxlan-decap-no-vni', 'vxlan-decap-no-vni']);
   vx.addTunnel({ vni: 4097, underlay: 0, port: 4, xconnect: 3 });
