@@ -91,6 +91,9 @@ typedef struct {
   uint64_t rx, rx_bytes, rx_gso, rx_csum, rx_trunc, rx_bad_vnet, rx_error;
   uint64_t tx, tx_bytes, tx_gso, tx_csum, tx_nobufs, tx_busy, tx_down, tx_too_big, tx_error;
   int last_errno;
+  // A receive error met after some frames of a batch were taken from the
+  // ring: reported by the next rx call, as recvmmsg reports it.
+  int rx_err_pending;
 } port_t;
 
 typedef struct {
@@ -683,10 +686,77 @@ static inline void describe(pool_t *pl, uint32_t di, uint32_t slot, uint32_t len
   }
 }
 
+// The frame of ring slot h (marked TP_STATUS_COPY: too long for a ring
+// frame) waits whole in the socket's receive queue. The kernel queues that
+// copy and marks the slot in one section under the queue's lock
+// (tpacket_rcv): a slot says COPY exactly when its copy was queued, in ring
+// order. (When the receive buffer is full no copy is made: the slot then holds
+// the frame cut short, without COPY; when the ring is full the copy is freed
+// with the frame.) So the k-th COPY slot's frame is the k-th in the queue, as
+// long as every COPY slot handed back was read from the queue: a slot is
+// handed back only once its recvmsg took a frame (or found none, or the
+// kernel consumed it refusing its virtio header).
+enum { COPY_OK, COPY_NONE, COPY_BAD_VNET, COPY_ERROR };
+
+// Reads slot h's frame from the receive queue into dst (cap bytes) and its
+// virtio header into *vh (vl bytes). COPY_OK: *len is its true length, *cut
+// says it was longer than cap. COPY_NONE: nothing queued (never seen: see
+// above), the slot's own cut-short copy is all there is. COPY_BAD_VNET: the
+// kernel refused to describe it (EINVAL) and dropped it. COPY_ERROR: recvmsg
+// failed with *err (a pending socket error, ENETDOWN after a link flap: the
+// kernel reports it INSTEAD of a frame, and clears it); nothing was taken,
+// the slot must stay ours and be read again.
+static int rx_copy(int fd, const struct tpacket2_hdr *h, const uint8_t *f, uint32_t frame_size, uint8_t *dst,
+                   uint32_t cap, uint32_t vl, struct virtio_net_hdr *vh, uint32_t *len, int *cut, int *err) {
+  struct iovec iv[2];
+  int k = 0;
+  if (vl) iv[k++] = (struct iovec){vh, vl};
+  iv[k++] = (struct iovec){dst, cap};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = iv;
+  mh.msg_iovlen = (size_t)k;
+  // The first bytes the ring holds of this frame, to check that the frame
+  // read is this slot's (its true length, and the same first bytes).
+  const uint32_t mac = h->tp_mac, snap = h->tp_snaplen;
+  const uint32_t head = mac <= frame_size && snap <= frame_size - mac ? (snap < 64 ? snap : 64) : 0;
+  for (int tries = 0; tries < 64; tries++) {
+    mh.msg_flags = 0;
+    ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+    if (r < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) return COPY_NONE;
+      if (e == EINVAL) return COPY_BAD_VNET;  // consumed by the kernel
+      *err = e;
+      return COPY_ERROR;
+    }
+    uint32_t l = (uint32_t)r > vl ? (uint32_t)r - vl : 0;
+    if (l == h->tp_len && memcmp(dst, f + mac, head < cap && head < l ? head : (cap < l ? cap : l)) == 0) {
+      *len = l;
+      *cut = (mh.msg_flags & MSG_TRUNC) != 0;
+      return COPY_OK;
+    }
+    // Not this slot's frame: one of an earlier slot, handed back without
+    // being read (which the above rules out); its loss was counted then.
+    // Skip it, so that the queue is in step with the ring again.
+  }
+  return COPY_NONE;
+}
+
 // Takes up to n frames from port p's receive ring into the n free slots on
 // top of the free stack and describes them from descriptor di on. Returns
-// the count, or -errno (a socket error, only when the ring is empty).
+// the count, or -errno (a socket error: met reading a long frame, or found
+// when the ring is empty).
 static int64_t rx_ring(pool_t *pl, port_t *p, sockx_t *x, uint32_t port, uint32_t di, uint32_t n, uint32_t top) {
+  if (p->rx_err_pending) {
+    int e = p->rx_err_pending;
+    p->rx_err_pending = 0;
+    p->rx_error++;
+    p->last_errno = e;
+    count(pl, C_RX_ERROR, 1);
+    return -e;
+  }
   uint8_t *fr = pl->mem + pl->free_base;
   for (uint32_t i = 0; i < n; i++)
     if (r32(fr + pl->free_entries + 4ull * (top - 1 - i)) >= pl->slots) return -EFAULT;
@@ -695,7 +765,8 @@ static int64_t rx_ring(pool_t *pl, port_t *p, sockx_t *x, uint32_t port, uint32_
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint32_t got = 0;
-  uint64_t bytes = 0, gso = 0, csum = 0, trunc = 0, bad = 0;
+  uint64_t bytes = 0, gso = 0, csum = 0, trunc = 0, bad = 0, bogus = 0;
+  int err = 0;
   struct virtio_net_hdr vh;
   while (got < n) {
     uint8_t *f = x->map + (size_t)x->head * x->frame_size;
@@ -707,38 +778,40 @@ static int64_t rx_ring(pool_t *pl, port_t *p, sockx_t *x, uint32_t port, uint32_
     uint32_t len = 0, mac = h->tp_mac, snap = h->tp_snaplen;
     int ok = 0, from_ring = 1;
     if (st & TP_STATUS_COPY) {
-      // The whole frame waits in the receive queue, in ring order.
-      struct iovec iv[2];
-      int k = 0;
-      if (vl) iv[k++] = (struct iovec){&vh, vl};
-      iv[k++] = (struct iovec){dst, cap};
-      struct msghdr mh;
-      memset(&mh, 0, sizeof mh);
-      mh.msg_iov = iv;
-      mh.msg_iovlen = (size_t)k;
-      ssize_t r;
-      do r = recvmsg(p->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
-      while (r < 0 && errno == EINTR);
-      if (r >= 0) {
+      int cut = 0, c = rx_copy(p->fd, h, f, x->frame_size, dst, cap, vl, &vh, &len, &cut, &err);
+      if (c == COPY_ERROR) {
+        // Keep the slot (its frame is still queued) and report the error,
+        // now or, after the frames taken so far, on the next call.
+        if (got > 0) {
+          p->rx_err_pending = err;
+          err = 0;
+        }
+        break;
+      }
+      if (c == COPY_OK) {
         from_ring = 0;
         ok = 1;
-        len = (uint32_t)r > vl ? (uint32_t)r - vl : 0;
-        if (mh.msg_flags & MSG_TRUNC) trunc++;
-      } else if (errno == EINVAL) {
-        from_ring = 0;  // a virtio header the kernel cannot express: consumed
+        if (cut) trunc++;
+      } else if (c == COPY_BAD_VNET) {
+        from_ring = 0;
         bad++;
       }
+      // COPY_NONE: the slot's cut-short copy below (counted as lost).
     }
-    if (from_ring && mac >= vl + sizeof(struct tpacket2_hdr) && mac <= x->frame_size && snap <= x->frame_size - mac) {
-      len = h->tp_len;
-      if (snap < len && len <= cap) {
-        // Cut short and not queued whole (the receive buffer was full): lost.
-        trunc++;
+    if (from_ring) {
+      if (mac >= vl + sizeof(struct tpacket2_hdr) && mac <= x->frame_size && snap <= x->frame_size - mac) {
+        len = h->tp_len;
+        if (snap < len && len <= cap) {
+          // Cut short and not queued whole (the receive buffer was full): lost.
+          trunc++;
+        } else {
+          memcpy(dst, f + mac, snap < cap ? snap : cap);
+          if (len > cap) trunc++;  // keeps its true length: eth-oversize
+          if (vl) memcpy(&vh, f + mac - vl, vl);
+          ok = 1;
+        }
       } else {
-        memcpy(dst, f + mac, snap < cap ? snap : cap);
-        if (len > cap) trunc++;  // keeps its true length: eth-oversize
-        if (vl) memcpy(&vh, f + mac - vl, vl);
-        ok = 1;
+        bogus++;  // a ring frame whose offsets lie outside it: dropped, counted
       }
     }
     __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
@@ -762,17 +835,24 @@ static int64_t rx_ring(pool_t *pl, port_t *p, sockx_t *x, uint32_t port, uint32_
   count(pl, C_RX, got);
   count(pl, C_RX_TRUNC, trunc);
   count(pl, C_RX_BAD_VNET, bad);
-  if (got == 0) {
+  if (bogus) {
+    p->rx_error += bogus;
+    p->last_errno = EPROTO;
+    count(pl, C_RX_ERROR, bogus);
+  }
+  if (got == 0 && !err) {
     // Nothing waiting: report (and clear) a socket error, as recvmmsg would
     // (ENETDOWN when the interface went down or away).
     int e = 0;
     socklen_t el = sizeof e;
-    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e != 0) {
-      p->rx_error++;
-      p->last_errno = e;
-      count(pl, C_RX_ERROR, 1);
-      return -e;
-    }
+    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e != 0) err = e;
+  }
+  if (err) {
+    // got == 0 here: a pending error met after some frames waits in rx_err_pending.
+    p->rx_error++;
+    p->last_errno = err;
+    count(pl, C_RX_ERROR, 1);
+    return -err;
   }
   return got;
 }
