@@ -36,4 +36,10 @@ console.log('|' + width.map((w) => '-'.repeat(w + 2)).join('|') + '|');
 for (const r of table) console.log(line(cols.map((c) => String(r[c]))));
 mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
 writeFileSync(join(BENCH_DIR, 'results', 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
-console.log(`\n${rows.length} rows; medians over repeated runs; written to bench/results/latest.json`);
+// The same table as Markdown, for the README and bench/PROFILES.md.
+const md = [
+  `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`,
+  ...table.map((r) => `| ${cols.map((c) => String(r[c]).replace(/\|/g, '\\|')).join(' | ')} |`),
+];
+writeFileSync(join(BENCH_DIR, 'results', 'latest.md'), `${md.join('\n')}\n\n${new Date().toISOString()}, ${rows.length} rows\n`);
+console.log(`\n${rows.length} rows; medians over repeated runs; written to bench/results/latest.json and latest.md`);
