@@ -74,3 +74,4 @@ export {
 
 // IPVS: the vector touch pass (for the graph, before its frame loop) and its benchmark loop
 export { ipvsTouchVector, ipvsBenchNewV } from './ipvs';
+export { ipvsBenchEstV } from './ipvs';
