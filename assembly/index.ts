@@ -73,4 +73,4 @@ export {
 } from './replay';
 
 // IPVS: the vector touch pass (for the graph, before its frame loop) and its benchmark loop
-export { ipvsTouchVector, ipvsBenchNewV, ipvsSetTouchPass } from './ipvs';
+export { ipvsTouchVector, ipvsBenchNewV, ipvsBenchEstV, ipvsSetTouchPass } from './ipvs';

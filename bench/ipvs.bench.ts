@@ -6,7 +6,9 @@
  * frame by frame (the graph's loop today) and by vectors of VLEN frames with
  * a touch pass first (ipvsTouchVector's two stages: every frame's bucket
  * head, then the non-empty buckets' head entries; VPP style, so that the
- * cache misses of a vector overlap), the same structure in all three. Each figure beside the same
+ * cache misses of a vector overlap), the same structure in all three;
+ * established flows likewise (frame by frame, and by vectors with the touch
+ * pass, which is how the graph's runVector runs IPVS traffic). Each figure beside the same
  * algorithm in C (gcc -O2, bench/c/ipvs.c, bench/c/maglev.c) and in plain
  * TypeScript (bench/ts/ipvs.ts, bench/ts/maglev.ts), measured in the same
  * run, interleaved (C, WASM, TypeScript in each round) so that load on the
@@ -34,6 +36,7 @@ interface Ex {
   ipvsBenchNew(frame: number, len: number, n: number, base: number, work: number, bridge: number, now: number): number;
   ipvsBenchNewV(frame: number, len: number, n: number, base: number, vec: number, vlen: number, bridge: number, now: number): number;
   ipvsBenchRun(frames: number, stride: number, len: number, n: number, iters: number, work: number, bridge: number, now: number): number;
+  ipvsBenchEstV(frames: number, stride: number, len: number, n: number, iters: number, vec: number, vlen: number, bridge: number, now: number): number;
   conntrackFlush(): void;
   maglevBuildKatran(version: number, eps: number, n: number, ring: number, size: number, work: number): void;
   maglevBuildMh(dests: number, n: number, table: number, m: number, bits: number, work: number): number;
@@ -116,6 +119,17 @@ export function wasmRig(scheduler: 'mh' | 'maglev' = 'mh', build: 'release' | 'd
     if (n !== EST_FLOWS * EST_PASSES) throw new Error(`netwasm forwarded ${n} of ${EST_FLOWS * EST_PASSES}`);
     return (EST_FLOWS * EST_PASSES) / dt / 1e3;
   };
+  // the same by vectors, as the graph runs IPVS traffic (ipvsBenchEstV: copy VLEN frames in, touch, process)
+  const establishedV = (): number => {
+    ex.conntrackFlush();
+    if (ex.ipvsBenchNew(tmpl, 64, EST_FLOWS, CLIENT_BASE, work, 1, 1000) !== EST_FLOWS) throw new Error('netwasm: flows not established');
+    ex.ipvsBenchEstV(frames, 64, 64, EST_FLOWS, 2, vec, VLEN, 1, 1000);
+    const t0 = performance.now();
+    const n = ex.ipvsBenchEstV(frames, 64, 64, EST_FLOWS, EST_PASSES, vec, VLEN, 1, 1000);
+    const dt = performance.now() - t0;
+    if (n !== EST_FLOWS * EST_PASSES) throw new Error(`netwasm forwarded ${n} of ${EST_FLOWS * EST_PASSES} (vectors)`);
+    return (EST_FLOWS * EST_PASSES) / dt / 1e3;
+  };
   // Maglev builds through the exported builders, inputs written once
   const lay = ipvs.layout;
   const eps = lay.work + 64;
@@ -147,7 +161,8 @@ export function wasmRig(scheduler: 'mh' | 'maglev' = 'mh', build: 'release' | 'd
   newFlows();
   newFlowsV();
   established();
-  return { newFlows, newFlowsV, established, buildKatran, buildMh, ringAt: (): Int32Array => new Int32Array(dp.memory.buffer, ring, 65537).slice() };
+  establishedV();
+  return { newFlows, newFlowsV, established, establishedV, buildKatran, buildMh, ringAt: (): Int32Array => new Int32Array(dp.memory.buffer, ring, 65537).slice() };
 }
 
 export function tsRig(scheduler: 'mh' | 'maglev' = 'mh') {
@@ -174,9 +189,13 @@ export function tsRig(scheduler: 'mh' | 'maglev' = 'mh') {
     return NEW_FLOWS / dt / 1e3;
   };
   // the same by vectors (as ipvsBenchNewV): fill VLEN frames, touch their buckets then entries, process them
-  const vbuf = new Uint8Array(VLEN * 64);
-  const vviews = Array.from({ length: VLEN }, (_, j) => new DataView(vbuf.buffer, j * 64, 64));
-  const vbytes = Array.from({ length: VLEN }, (_, j) => vbuf.subarray(j * 64, j * 64 + 64));
+  // the vector after a copy of the established flows' frames, so that establishedV copies with copyWithin
+  const vOff = EST_FLOWS * 64;
+  const big = new Uint8Array(vOff + VLEN * 64);
+  big.set(buf.subarray(0, vOff));
+  const vbuf = big.subarray(vOff);
+  const vviews = Array.from({ length: VLEN }, (_, j) => new DataView(big.buffer, vOff + j * 64, 64));
+  const vbytes = Array.from({ length: VLEN }, (_, j) => big.subarray(vOff + j * 64, vOff + j * 64 + 64));
   const tmplBytes = buf.subarray(tmplOff, tmplOff + 64);
   let touched = 0;
   const heads = new Uint32Array(VLEN);
@@ -227,6 +246,37 @@ export function tsRig(scheduler: 'mh' | 'maglev' = 'mh') {
     if (fwd !== EST_FLOWS * EST_PASSES) throw new Error(`TypeScript baseline forwarded ${fwd} of ${EST_FLOWS * EST_PASSES}`);
     return (EST_FLOWS * EST_PASSES) / dt / 1e3;
   };
+  // the same by vectors (as ipvsBenchEstV): copy VLEN frames into the vector, touch, process
+  const establishedV = (): number => {
+    ipvs.flush();
+    for (let i = 0; i < EST_FLOWS; i++) {
+      buf.copyWithin(workOff, tmplOff, tmplOff + 64);
+      work.setUint32(26, (CLIENT_BASE + i) >>> 0);
+      work.setUint16(34, sportOf(i));
+      ipvs.process(work, workBytes, 64, 1, 1000);
+    }
+    const passV = (): number => {
+      let fwd = 0;
+      for (let i = 0; i < EST_FLOWS; i += VLEN) {
+        const m = Math.min(VLEN, EST_FLOWS - i);
+        big.copyWithin(vOff, i * 64, (i + m) * 64);
+        for (let j = 0; j < m; j++) heads[j] = ipvs.touchBucket(vviews[j]!, vbytes[j]!, 64);
+        let t = 0;
+        for (let j = 0; j < m; j++) t = (t + heads[j]! + ipvs.touchEntry(heads[j]!)) >>> 0;
+        touched = (touched + t) >>> 0;
+        for (let j = 0; j < m; j++) if (ipvs.process(vviews[j]!, vbytes[j]!, 64, 1, 1000) === 1) fwd++;
+      }
+      return fwd;
+    };
+    passV();
+    const t0 = performance.now();
+    let fwd = 0;
+    for (let k = 0; k < EST_PASSES; k++) fwd += passV();
+    const dt = performance.now() - t0;
+    if (fwd !== EST_FLOWS * EST_PASSES) throw new Error(`TypeScript baseline forwarded ${fwd} of ${EST_FLOWS * EST_PASSES} (vectors)`);
+    if (touched === 0.5) throw new Error('unreachable');
+    return (EST_FLOWS * EST_PASSES) / dt / 1e3;
+  };
   const eps = katranEndpoints(BACKENDS);
   const dests = mhDests(BACKENDS);
   const ring = new Int32Array(65537);
@@ -246,7 +296,8 @@ export function tsRig(scheduler: 'mh' | 'maglev' = 'mh') {
   newFlows();
   newFlowsV();
   established();
-  return { newFlows, newFlowsV, established, buildKatran, buildMh, ring };
+  establishedV();
+  return { newFlows, newFlowsV, established, establishedV, buildKatran, buildMh, ring };
 }
 
 export async function suite(): Promise<Row[]> {
@@ -285,6 +336,8 @@ export async function suite(): Promise<Row[]> {
     add('newV', w.newFlowsV(), cRun(ipvsBin, ['newv', String(NEW_FLOWS), '2', 'mh', String(VLEN)], 'mpps'), t.newFlowsV());
     add('newVMg', wm.newFlowsV(), cRun(ipvsBin, ['newv', String(NEW_FLOWS), '2', 'maglev', String(VLEN)], 'mpps'), tm.newFlowsV());
     add('estMg', wm.established(), cRun(ipvsBin, ['est', String(EST_FLOWS), String(EST_FLOWS * EST_PASSES), 'maglev'], 'mpps'), tm.established());
+    add('estV', w.establishedV(), cRun(ipvsBin, ['estv', String(EST_FLOWS), String(EST_FLOWS * EST_PASSES), 'mh', String(VLEN)], 'mpps'), t.establishedV());
+    add('estVMg', wm.establishedV(), cRun(ipvsBin, ['estv', String(EST_FLOWS), String(EST_FLOWS * EST_PASSES), 'maglev', String(VLEN)], 'mpps'), tm.establishedV());
     add('katran2', w.buildKatran(2, 10), cRun(maglevBin, ['katran', '2', '65537', String(BACKENDS), '10'], 'ms'), t.buildKatran(2, 4));
     add('katran1', w.buildKatran(1, 10), cRun(maglevBin, ['katran', '1', '65537', String(BACKENDS), '10'], 'ms'), t.buildKatran(1, 4));
     add('mh', w.buildMh(10), cRun(maglevBin, ['mh', '8', '65521', String(BACKENDS), '10'], 'ms'), t.buildMh(4));
@@ -316,6 +369,8 @@ export async function suite(): Promise<Row[]> {
   rate('newV', `ipvs new flow, mh, vectors of ${VLEN} with the touch pass (buckets, then entries) before the frame loop`);
   rate('newVMg', `ipvs new flow, maglev, vectors of ${VLEN} with the touch pass (buckets, then entries) before the frame loop`);
   rate('estMg', `ipvs established flow, maglev service: conn lookup + TCP state + NAT (${EST_FLOWS} flows)`);
+  rate('estV', `ipvs established flow, mh, vectors of ${VLEN} with the touch pass (the graph's path): conn lookup + TCP state + NAT (${EST_FLOWS} flows)`);
+  rate('estVMg', `ipvs established flow, maglev, vectors of ${VLEN} with the touch pass (the graph's path): conn lookup + TCP state + NAT (${EST_FLOWS} flows)`);
   time('katran2', `maglev build: Katran v2 ring, 65537 slots, ${BACKENDS} backends`);
   time('katran1', `maglev build: Katran v1 ring, 65537 slots, ${BACKENDS} backends`);
   time('mh', `mh build: kernel mh table, 65521 slots (tab index 16), ${BACKENDS} backends`);

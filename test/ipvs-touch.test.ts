@@ -1,7 +1,8 @@
 // The IPVS touch pass (ipvsTouchVector, VPP-style first pass over a vector):
 // it only warms the caches, so a vector run with it gives exactly what the
 // same vector gives without it: the same frames out, the same counters. And
-// the vector benchmark loop (ipvsBenchNewV) does what ipvsBenchNew does.
+// the vector benchmark loops (ipvsBenchNewV, ipvsBenchEstV) do what
+// ipvsBenchNew and ipvsBenchRun do.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Dataplane, Bridges } from '../src/dataplane/index.ts';
@@ -19,6 +20,8 @@ interface Ex {
   ipvsSetTouchPass(on: number): void;
   ipvsBenchNew(frame: number, len: number, n: number, base: number, work: number, bridge: number, now: number): number;
   ipvsBenchNewV(frame: number, len: number, n: number, base: number, vec: number, vlen: number, bridge: number, now: number): number;
+  ipvsBenchRun(frames: number, stride: number, len: number, n: number, iters: number, work: number, bridge: number, now: number): number;
+  ipvsBenchEstV(frames: number, stride: number, len: number, n: number, iters: number, vec: number, vlen: number, bridge: number, now: number): number;
   conntrackFlush(): void;
 }
 
@@ -130,6 +133,38 @@ for (const scheduler of ['mh', 'maglev'] as const) {
     assert.equal(y.dp.counters(true), x.dp.counters(true));
     // the last frame of each is the same rewrite
     assert.equal(y.dp.bytes.slice(by + 4096 + ((n - 1) % 64) * 64, by + 4096 + ((n - 1) % 64) * 64 + f.length), x.dp.bytes.slice(bx + 1024, bx + 1024 + f.length));
+  });
+}
+
+
+for (const scheduler of ['mh', 'maglev'] as const) {
+  Touch(`${scheduler}: ipvsBenchEstV (established flows by vectors, touch pass) does what ipvsBenchRun does`, () => {
+    const x = rig(scheduler, 1 << 16);
+    const y = rig(scheduler, 1 << 16);
+    const syn = frame({ src: '10.128.0.0', dst: VIP, sport: 1024, dport: 80, flags: TCP.SYN, srcMac: CLIENT.mac, dstMac: VMAC });
+    const n = 3000;
+    const iters = 3;
+    for (const r of [x, y]) {
+      const b = r.dp.slotAddr(0);
+      r.dp.bytes.set(syn, b);
+      assert.is(r.ex.ipvsBenchNew(b, syn.length, n, 0x0a800000, b + 1024, BR, 1000), n);
+      // the flows' ACKs, 64 bytes apart (ipvsBenchNew's clients: 10.128.0.0 + i, port 1024 + i)
+      for (let i = 0; i < n; i++) {
+        const ack = frame({ src: `10.128.${i >> 8}.${i & 255}`, dst: VIP, sport: 1024 + i, dport: 80, flags: TCP.ACK, srcMac: CLIENT.mac, dstMac: VMAC });
+        r.dp.bytes.set(ack, b + 4096 + i * 64);
+      }
+    }
+    const bx = x.dp.slotAddr(0), by = y.dp.slotAddr(0);
+    const len = syn.length;
+    assert.is(x.ex.ipvsBenchRun(bx + 4096, 64, len, n, iters, bx + 1024, BR, 1001), n * iters);
+    const vec = by + 4096 + n * 64;
+    assert.is(y.ex.ipvsBenchEstV(by + 4096, 64, len, n, iters, vec, 64, BR, 1001), n * iters);
+    assert.equal(y.dp.counters(true), x.dp.counters(true));
+    // the last frame of each is the same rewrite
+    const last = vec + ((n - 1) % 64) * 64;
+    assert.equal(y.dp.bytes.slice(last, last + len), x.dp.bytes.slice(bx + 1024, bx + 1024 + len));
+    // stride other than 64: frame by frame copies
+    assert.is(y.ex.ipvsBenchEstV(by + 4096, 128, len, n >> 1, 1, vec, 64, BR, 1001), n >> 1);
   });
 }
 
