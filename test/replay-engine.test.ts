@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter, CaptureError, WriteBehind } from '../src/pcap/index.ts';
+import { openCapture } from '../src/pcap/index.ts';
+import { FREE_TOP, type Dataplane } from '../src/dataplane/index.ts';
 import { openSync, closeSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { replay, REPLAY_HOST_BYTES, type ReplayOptions, type ReplayInput } from '../src/replay/replay.ts';
@@ -67,10 +69,10 @@ function bigEndian(from: string, to: string): void {
   writeFileSync(to, b);
 }
 
-interface Run { r?: ReturnType<typeof replay>; err?: unknown; files: Record<string, Buffer> }
+interface Run { r?: ReturnType<typeof replay>; err?: unknown; files: Record<string, Buffer>; dp: Dataplane }
 
-function run(dir: string, out: string, inputs: (ports: Map<string, number>) => ReplayInput[], opts: Partial<ReplayOptions>, hostBytes = REPLAY_HOST_BYTES): Run {
-  const c = compileTopology(scenario.topology, { hostBytes });
+function run(dir: string, out: string, inputs: (ports: Map<string, number>) => ReplayInput[], opts: Partial<ReplayOptions>, hostBytes = REPLAY_HOST_BYTES, slots?: number): Run {
+  const c = compileTopology(scenario.topology, { hostBytes, ...(slots !== undefined ? { slots } : {}) });
   for (const [mac, p] of [[c2.mac!, 'c2/eth0'], [c3.mac!, 'c3/eth0']] as const) {
     c.bridges.fdbAdd(c.bridgeIds.get(p === 'c2/eth0' ? 'host1/ov' : 'host2/ov')!, mac, { port: c.ports.get(p)! });
   }
@@ -83,7 +85,38 @@ function run(dir: string, out: string, inputs: (ports: Map<string, number>) => R
     err = e;
   }
   const files = existsSync(outDir) ? Object.fromEntries(readdirSync(outDir).map((f) => [f, readFileSync(join(outDir, f))])) : {};
-  return { r, err, files };
+  return { r, err, files, dp: c.dp };
+}
+
+/** After a replay every slot is back on the free stack, once each. */
+function poolIntact(dp: Dataplane, what: string): void {
+  const f = (dp.regions.free!.ptr + FREE_TOP) >>> 2;
+  const u32 = new Uint32Array(dp.memory.buffer);
+  assert.is(u32[f], dp.slots, `${what}: free slots`);
+  assert.is(dp.freeSlots, dp.slots, `${what}: freeSlots`);
+  const seen = new Uint8Array(dp.slots);
+  for (let i = 0; i < dp.slots; i++) {
+    const slot = u32[f + 1 + i]!;
+    assert.ok(slot < dp.slots && !seen[slot], `${what}: slot ${slot} on the free stack twice or out of range`);
+    seen[slot] = 1;
+  }
+}
+
+/** A classic pcap file (µs, little-endian unless `be`) from records. */
+function pcapFile(path: string, records: Array<{ data: Uint8Array; sec: number; usec: number }>, be = false): void {
+  const u32 = (b: Buffer, v: number, at: number) => (be ? b.writeUInt32BE(v, at) : b.writeUInt32LE(v, at));
+  const gh = Buffer.alloc(24);
+  u32(gh, 0xa1b2c3d4, 0);
+  if (be) { gh.writeUInt16BE(2, 4); gh.writeUInt16BE(4, 6); } else { gh.writeUInt16LE(2, 4); gh.writeUInt16LE(4, 6); }
+  u32(gh, 0x7fffffff, 16);
+  u32(gh, 1, 20);
+  const parts: Buffer[] = [gh];
+  for (const r of records) {
+    const h = Buffer.alloc(16);
+    u32(h, r.sec, 0); u32(h, r.usec, 4); u32(h, r.data.length, 8); u32(h, r.data.length, 12);
+    parts.push(h, Buffer.from(r.data));
+  }
+  writeFileSync(path, Buffer.concat(parts));
 }
 
 function same(a: Run, b: Run, what: string): void {
@@ -153,6 +186,113 @@ E('a feedback queue too small for a vector\'s underlay frames: the rest goes thr
     const lj = loops({ engine: 'js' });
     assert.ok(lj.r!.segmentLoops > 0);
     same(lj, loops({}), 'loops');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+E('a record larger than the read buffer, then more records than a small pool has slots: identical, the free stack intact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nw-engine-'));
+  try {
+    const local = ether(c2.mac!, c1.mac!, ETH_IPV4, ipv4(c1.ip!, c2.ip!, 17, udp(c1.ip!, c2.ip!, 1000, 53, new Uint8Array(30))));
+    const remote = ether(c3.mac!, c1.mac!, ETH_IPV4, ipv4(c1.ip!, c3.ip!, 17, udp(c1.ip!, c3.ip!, 1000, 53, new Uint8Array(200))));
+    const big = new Uint8Array(2 << 20); // larger than the 1 MiB read buffer: the reader reads it into a grown buffer of its own
+    big.set(local);
+    const recs = (before: number, after: number, mix: boolean) => [
+      ...Array.from({ length: before }, (_, i) => ({ data: mix && i % 3 === 0 ? remote : local, sec: 100, usec: i })),
+      { data: big, sec: 101, usec: 0 },
+      ...Array.from({ length: after }, (_, i) => ({ data: mix && i % 3 === 0 ? remote : local, sec: 102, usec: i })),
+    ];
+    const cases: Array<[string, ReturnType<typeof recs>, boolean, number]> = [
+      ['big first, 600 local frames, 128 slots', recs(0, 600, false), false, 128],
+      ['big first, big-endian', recs(0, 600, false), true, 128],
+      ['big after 300, then 20000 frames (past the grown buffer), VXLAN too, 128 slots', recs(300, 20000, true), false, 128],
+      ['big after 300, VXLAN, 300 slots (feedback keeps slots)', recs(300, 3000, true), false, 300],
+      ['two big records in a row, 64 slots', [...recs(10, 0, true), ...recs(0, 900, true)], false, 64],
+    ];
+    for (const [what, records, be, slots] of cases) {
+      const p = join(dir, 'big.pcap');
+      pcapFile(p, records, be);
+      const inputs = () => [{ port: 'c1/eth0', path: p }];
+      const js = run(dir, 'js', inputs, { engine: 'js' }, REPLAY_HOST_BYTES, slots);
+      const wasm = run(dir, 'wasm', inputs, {}, REPLAY_HOST_BYTES, slots);
+      assert.is(js.err, undefined, what);
+      assert.is(wasm.err, undefined, what);
+      assert.is(js.r!.frames, records.length, what);
+      assert.ok(js.r!.counters['graph-tx']! >= records.length - 2, `${what}: ${JSON.stringify(js.r!.counters)}`);
+      assert.is(wasm.r!.counters['eth-runt'], js.r!.counters['eth-runt'], what);
+      same(js, wasm, what);
+      poolIntact(js.dp, `${what} (js)`);
+      poolIntact(wasm.dp, `${what} (wasm)`);
+      rmSync(join(dir, 'js'), { recursive: true });
+      rmSync(join(dir, 'wasm'), { recursive: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+E('a reader on a given buffer goes back to it after a record larger than it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nw-engine-'));
+  try {
+    const p = join(dir, 'grow.pcap');
+    const small = (i: number) => Uint8Array.from({ length: 60 + (i % 50) }, (_, k) => (i + k) & 0xff);
+    const records = [
+      ...Array.from({ length: 20 }, (_, i) => ({ data: small(i), sec: 1, usec: i })),
+      { data: Uint8Array.from({ length: 10000 }, (_, k) => k & 0xff), sec: 2, usec: 0 },
+      ...Array.from({ length: 400 }, (_, i) => ({ data: small(i + 20), sec: 3, usec: i })),
+    ];
+    pcapFile(p, records);
+    const mem = new Uint8Array(8192 + 4096);
+    const buffer = mem.subarray(4096);
+    const cap = openCapture(p, { buffer, copy: false });
+    let i = 0;
+    let home = 0;
+    for (const r of cap) {
+      assert.equal(Array.from(r.data), Array.from(records[i]!.data), `record ${i}`);
+      if (r.data.buffer === mem.buffer) home++;
+      i++;
+    }
+    assert.is(i, records.length);
+    assert.ok(home > 300, `records read from the given buffer: ${home}`);
+    assert.is(cap.stats.bufferCapacity, buffer.length);
+    cap.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+E('a bad record at the start of a vector: the same error, after the same outputs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nw-engine-'));
+  try {
+    // c1 -> c2 only: no underlay frames, so the vectors are inputs 0-255, 256-511, ...
+    const f = ether(c2.mac!, c1.mac!, ETH_IPV4, ipv4(c1.ip!, c2.ip!, 17, udp(c1.ip!, c2.ip!, 1000, 53, new Uint8Array(30))));
+    pcapFile(join(dir, 'good.pcap'), Array.from({ length: 1000 }, (_, i) => ({ data: f, sec: 100, usec: i })));
+    const good = readFileSync(join(dir, 'good.pcap'));
+    const starts: number[] = [];
+    for (let at = 24; at < good.length; at += 16 + good.readUInt32LE(at + 8)) starts.push(at);
+    for (const k of [255, 256, 257, 512]) {
+      const files: Record<string, Buffer> = {};
+      files[`caplen${k}`] = Buffer.from(good);
+      files[`caplen${k}`]!.writeUInt32LE(0x7fffffff, starts[k]! + 8);
+      files[`frac${k}`] = Buffer.from(good);
+      files[`frac${k}`]!.writeUInt32LE(1_000_000, starts[k]! + 4);
+      files[`cut${k}`] = good.subarray(0, starts[k]! + 10);
+      for (const [name, bytes] of Object.entries(files)) {
+        const p = join(dir, `${name}.pcap`);
+        writeFileSync(p, bytes);
+        const inputs = () => [{ port: 'c1/eth0', path: p }];
+        const js = run(dir, `${name}-js`, inputs, { engine: 'js' });
+        const wasm = run(dir, `${name}-wasm`, inputs, {});
+        assert.instance(js.err, CaptureError, name);
+        assert.instance(wasm.err, CaptureError, name);
+        assert.is((wasm.err as CaptureError).message, (js.err as CaptureError).message, name);
+        assert.is((wasm.err as CaptureError).offset, (js.err as CaptureError).offset, name);
+        assert.equal(Object.keys(wasm.files).sort(), Object.keys(js.files).sort(), name);
+        for (const x of Object.keys(js.files)) assert.ok(wasm.files[x]!.equals(js.files[x]!), `${name}: ${x} differs`);
+        assert.is(existsSync(join(dir, `${name}-wasm`)), existsSync(join(dir, `${name}-js`)), `${name}: output directory`);
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,11 +26,14 @@ export class ByteSource {
   /** File size for a regular file (refreshed when a read would pass it), else Infinity. */
   private size: number;
   private readonly stats: ReaderStats;
+  /** The caller's buffer (ReadOptions.buffer): reading goes back to it once a record that needed a larger one is consumed. */
+  private readonly home: Uint8Array | undefined;
 
   constructor(fd: number, bufferSize: number, buffer?: Uint8Array) {
     this.fd = fd;
     const st = fs.fstatSync(fd);
     this.size = st.isFile() ? st.size : Infinity;
+    this.home = buffer;
     this.buf = buffer ?? new Uint8Array(bufferSize);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     bufferSize = this.buf.length;
@@ -106,6 +109,14 @@ export class ByteSource {
       this.buf = next;
       this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
       this.stats.bufferCapacity = cap;
+    } else if (this.home && this.buf !== this.home && want <= this.home.length) {
+      // The record that needed the larger buffer is consumed: back to the
+      // caller's memory (tail < want, so it fits).
+      const home = this.home;
+      home.set(this.buf.subarray(this.pos, this.end));
+      this.buf = home;
+      this.view = new DataView(home.buffer, home.byteOffset, home.byteLength);
+      this.stats.bufferCapacity = home.length;
     } else if (this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.end);
     }

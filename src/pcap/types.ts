@@ -58,7 +58,8 @@ export interface ReadOptions {
    * Read into this memory instead of a buffer of its own (`bufferSize` is then
    * its length): replay hands it a part of the data plane's memory so frames
    * move into their slots with copyWithin. A record larger than it still gets
-   * a grown buffer of the reader's own.
+   * a grown buffer of the reader's own, until it is consumed: then reading
+   * goes back to this memory.
    */
   buffer?: Uint8Array;
 }

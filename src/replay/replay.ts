@@ -376,12 +376,16 @@ function run(
     if (b && b.linkType === LINKTYPE_ETHERNET && b.src.buf.buffer === dp.memory.buffer) bulk = b;
   }
   let bulkLive = bulk !== undefined;
-  /** The bulk input's first record, read (checked) here as every input's is, pushed with the first vector. */
-  let bulkFirst = false;
+  /**
+   * The bulk input's record that step() last reached, not queued yet: its
+   * first (read and checked here as every input's is, queued with the first
+   * vector), or one the reader read for the module and no slot was free for.
+   */
+  let bulkPending = false;
   if (bulk) {
     if (bulk.resolution === 'ns') sawNs();
-    bulkFirst = single!.reader!.step();
-    bulkLive = bulkFirst;
+    bulkPending = single!.reader!.step();
+    bulkLive = bulkPending;
   } else for (const src of sources) src.advance();
   const peers = peerIds();
 
@@ -524,19 +528,41 @@ function run(
     return true;
   };
 
-  /** Engine 'wasm': fills input descriptors n.. from the inputs; returns the new count. */
+  /**
+   * Engine 'wasm', bulk input: true when the next record is whole in the read
+   * buffer, in the module's memory, and passes the reader's checks (so
+   * replayPcapIn takes it when there is a slot); false when the reader must
+   * refill, move its buffer or report it.
+   */
+  const bulkNextReady = (): boolean => {
+    const s = bulk!.src;
+    if (s.buf.buffer !== memBuf) return false;
+    const avail = s.end - s.pos;
+    if (avail < 16) return false;
+    const le = !bulk!.swap;
+    const caplen = s.view.getUint32(s.pos + 8, le);
+    return caplen <= bulk!.maxCaplen && s.view.getUint32(s.pos + 4, le) < bulk!.fracLimit && avail - 16 >= caplen;
+  };
+
+  /**
+   * Engine 'wasm': fills input descriptors n.. from the inputs; returns the new
+   * count. A descriptor is written only with a slot popped for it, and a record
+   * is consumed only into a descriptor or as the pending head (bulkPending).
+   */
   const fillInputs = (n: number): number => {
     if (bulk) {
       const s = bulk.src;
       const reader = single!.reader!;
       const swap = bulk.swap ? 1 : 0;
-      if (bulkFirst && n < MAX_VECTOR) {
-        // its bytes stay where step() left them until the reader's next step()
-        pushFrame(n++, reader.recBuf, reader.recAt, reader.recLen, single!.port, reader.recTsSec, reader.recTsNsec);
-        frames++;
-        bulkFirst = false;
-      }
-      while (n < MAX_VECTOR && bulkLive) {
+      for (;;) {
+        if (bulkPending) {
+          // The record step() last reached; its bytes stay where step() left them until the reader's next step().
+          if (n >= MAX_VECTOR || !pushFrame(n, reader.recBuf, reader.recAt, reader.recLen, single!.port, reader.recTsSec, reader.recTsNsec)) break;
+          n++;
+          frames++;
+          bulkPending = false;
+        }
+        if (!bulkLive || n >= MAX_VECTOR || u32[freeTopW] === 0) break;
         const buf = s.buf;
         if (buf.buffer === memBuf) {
           const base = buf.byteOffset;
@@ -546,13 +572,19 @@ function run(
           frames += k;
           if (n >= MAX_VECTOR || u32[freeTopW] === 0) break;
         }
-        // A record the module left: the reader refills its buffer, or reports it.
-        if (!reader.step()) {
-          bulkLive = false;
-          break;
-        }
-        pushFrame(n++, reader.recBuf, reader.recAt, reader.recLen, single!.port, reader.recTsSec, reader.recTsNsec);
-        frames++;
+        // A record the module left (cut by the buffer's end, one the reader
+        // reports, or the buffer is not in the module's memory): the reader
+        // reads it, and it is queued on the next turn when a slot is free.
+        bulkLive = reader.step();
+        bulkPending = bulkLive;
+      }
+      // As the 'js' engine does (it reads each input's next record as soon as
+      // it queues one): the record after the last one queued is read and
+      // checked before the vector runs, so a bad one is reported after the
+      // same outputs.
+      if (bulkLive && !bulkPending && !bulkNextReady()) {
+        bulkLive = reader.step();
+        bulkPending = bulkLive;
       }
       return n;
     }
@@ -588,11 +620,11 @@ function run(
     // The bulk input goes on through its reader's cursor.
     if (bulk) {
       bulk = undefined;
-      if (bulkFirst) {
+      if (bulkPending) {
         // not pushed yet: the cursor's head, as advance() would have left it
         const r = single!.reader!;
         Object.assign(single!, { has: true, buf: r.recBuf, at: r.recAt, len: r.recLen, tsSec: r.recTsSec, tsNsec: r.recTsNsec });
-        bulkFirst = false;
+        bulkPending = false;
       } else if (bulkLive) single!.advance();
     }
     fast = false;
