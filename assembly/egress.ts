@@ -46,7 +46,10 @@ export function portEgress(x: usize, out: u32): void {
     // A GSO super-frame is checked by the segments it will be cut into (the
     // kernel's skb_gso_validate_network_len): headers plus gso_size.
     const gso = load<u16>(x, D_GSO_SIZE);
-    const len = load<u8>(x, D_GSO_TYPE) != 0 && gso != 0 ? <u32>load<u16>(x, D_HDR_LEN) + <u32>gso : load<u32>(x, D_LEN);
+    let len = load<u32>(x, D_LEN);
+    if (load<u8>(x, D_GSO_TYPE) != 0) {
+      if (gso != 0) len = <u32>load<u16>(x, D_HDR_LEN) + <u32>gso;
+    }
     // Untagged, the payload is len - 14: a frame within mtu + 14 always fits,
     // and only a longer one needs the 802.1Q tag looked at.
     if (len > mtu + ETH_HLEN) {

@@ -48,7 +48,7 @@ export const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 // @ts-ignore: decorator
 @inline export function isMulticast(mac: u64): bool {
-  return ((mac >> 40) & 1) != 0;
+  return (mac & (<u64>1 << 40)) != 0;
 }
 
 export const BROADCAST: u64 = 0xffffffffffff;

@@ -167,6 +167,8 @@ export function runVector(n: u32): u32 {
   const kind = <i32>load<u8>(p, P_KIND);
   if (kind == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
   if (load<u16>(p, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
+  // The bridge first, before the jump table: the common kind.
+  if (kind == PortKind.BRIDGE) return bridgeInput(d, frame, inPort);
   switch (kind) {
     case PortKind.NONE:
       return dropFrame(d, Ctr.NoneDrop);
