@@ -152,8 +152,9 @@ export function bridgePrefetch(n: u32): void {
     if (<i32>load<u8>(p, P_KIND) != PortKind.BRIDGE || <u32>load<u8>(p, P_VLAN_MODE) != VlanMode.NONE) continue;
     const b = <u32>load<u16>(p, P_BRIDGE);
     const frame = slotPtr(slot) + off;
-    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, macAt(frame + 6)) & mask) << 4));
-    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, macAt(frame)) & mask) << 4));
+    const macs = macPairAt(frame);
+    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, <u64>i64x2.extract_lane(macs, 1)) & mask) << 4));
+    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, <u64>i64x2.extract_lane(macs, 0)) & mask) << 4));
   }
   prefetchSink = sink;
 }
