@@ -9,7 +9,7 @@ import {
 import { Ctr } from './counters';
 import { ethCheck } from './eth';
 import { ipvsTouchVector } from './ipvs';
-import { bridgeInput, bridgePrefetch, PREFETCH_MIN_ENTRIES } from './bridge';
+import { bridgeInput, bridgeFast, bridgePrefetch, PREFETCH_MIN_ENTRIES } from './bridge';
 import { fdbCount } from './fdb';
 import { vtepInput, vtepClaims } from './vxlan';
 import { parentInput, childInput } from './macvlan';
@@ -67,13 +67,14 @@ export function emitDesc(x: usize, out: u32): void {
  */
 // @ts-ignore: decorator
 @inline export function emitSelfInline(x: usize, out: u32): void {
-  if (txCount >= <u32>MAX_TX) {
+  const n = txCount; // one read of the global (V8 re-reads it after every store)
+  if (n >= <u32>MAX_TX) {
     count(Ctr.GraphTxFull);
     store<u16>(x, <u16>Ctr.GraphTxFull, D_DROP);
     return;
   }
   slotGiven = true;
-  const t = txEntry(txCount);
+  const t = txEntry(n);
   store<u32>(t, load<u32>(x, D_SLOT), T_SLOT);
   store<u32>(t, load<u32>(x, D_OFF), T_OFF);
   store<u32>(t, load<u32>(x, D_LEN), T_LEN);
@@ -168,7 +169,7 @@ export function runVector(n: u32): u32 {
   if (kind == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
   if (load<u16>(p, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
   // The bridge first, before the jump table: the common kind.
-  if (kind == PortKind.BRIDGE) return bridgeInput(d, frame, inPort);
+  if (kind == PortKind.BRIDGE) return bridgeFast(d, frame, inPort);
   switch (kind) {
     case PortKind.NONE:
       return dropFrame(d, Ctr.NoneDrop);
