@@ -7,12 +7,12 @@
 //   a fresh unicast hit goes to its port, never back out of the ingress port;
 //   everything else floods to the bridge's other ports of that VLAN.
 import {
-  D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_OUT, D_FLAGS, D_VLAN, D_BRIDGE, D_TS_SEC, MAX_PORTS, MAX_VECTOR, MAX_TX, FREE_TOP, HEADROOM,
+  D_SLOT, D_OFF, D_LEN, D_IN_PORT, D_OUT, D_FLAGS, D_VLAN, D_BRIDGE, D_TS_SEC, MAX_PORTS, MAX_VECTOR, FREE_TOP, HEADROOM,
   P_KIND, P_FLAGS, P_BRIDGE, P_VLAN_MODE, PortKind, PortFlag, FrameFlag, VlanMode,
 } from './layout';
 import { Ctr } from './counters';
-import { dropFrame, cloneDesc, runVector, emitSelfInline } from './graph';
-import { count, port, desc, freeBase, slotCount, slotSize, slotPtr, txCount } from './state';
+import { dropFrame, cloneDesc, runVector } from './graph';
+import { count, port, desc, freeBase, slotCount, slotSize, slotPtr } from './state';
 import { framePtr } from './frame';
 import { macAt, macPairAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
 import {
@@ -20,9 +20,9 @@ import {
   FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, FDB_E_SEEN, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
 } from './fdb';
 import { vlanIngress, vlanAllowed } from './vlan';
-import { portEgress, bridgePortEgress, fitsMtu } from './egress';
+import { portEgress, bridgePortEgress } from './egress';
 import { ipvsBridgeHook } from './ipvs';
-import { gatewayHook, gatewayOn } from './gateway';
+import { gatewayHook } from './gateway';
 
 /** IEEE 802.1D reserved group addresses 01:80:C2:00:00:0X. */
 const LINK_LOCAL: u64 = 0x0180c2000000;
@@ -109,83 +109,6 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
     return;
   }
   forward(d, inPort, inFlags, b, vid, <u32>load<u8>(e, FDB_E_PORT));
-}
-
-/**
- * bridgeInput's common case, VPP style, for frames from the graph: a bridge
- * port without VLAN filtering, a known unicast source heard again on its port
- * (only its time moves, or learning off), no gateway or services on the
- * bridge, a fresh known unicast destination on another bridge port without
- * VLAN filtering, within its MTU, room in the transmit vector. Anything else
- * goes to bridgeInput, which does the whole frame again from the start: the
- * only effect before that point is the source's time refresh, which
- * bridgeInput would make the same way (and finds made). The result is the
- * same as bridgeInput's in every case; this path makes no calls, so V8 keeps
- * its values in registers (bridgeInput's cold calls make it spill them all).
- */
-export function bridgeFast(d: usize, frame: usize, inPort: u32): void {
-  const p = port(inPort);
-  const b = <u32>load<u16>(p, P_BRIDGE);
-  if (b >= bridgeCount) return bridgeInput(d, frame, inPort);
-  if (load<u32>(d, D_LEN) < ETH_HLEN) return bridgeInput(d, frame, inPort);
-  const now = load<u32>(d, D_TS_SEC);
-  if (now != lastSweep) return bridgeInput(d, frame, inPort);
-  if (<u32>load<u8>(p, P_VLAN_MODE) != VlanMode.NONE) return bridgeInput(d, frame, inPort);
-  const macs = macPairAt(frame);
-  const src = <u64>i64x2.extract_lane(macs, 1);
-  const dst = <u64>i64x2.extract_lane(macs, 0);
-  // A unicast destination is neither PAUSE nor link-local nor broadcast.
-  if (src == 0) return bridgeInput(d, frame, inPort);
-  if (isMulticast(src)) return bridgeInput(d, frame, inPort);
-  if (isMulticast(dst)) return bridgeInput(d, frame, inPort);
-  const br = bridgeRec(b);
-  if ((load<u32>(br, BR_FLAGS) & BridgeFlag.SERVICES) != 0) return bridgeInput(d, frame, inPort);
-  if (gatewayOn(b)) return bridgeInput(d, frame, inPort);
-  const base = fdbBase;
-  const mask = fdbMask;
-  const dstHome = fdbHash(b, 0, dst) & mask;
-  load<u64>(base + (<usize>dstHome << 4)); // the early read, as in bridgeInput
-  const inFlags = <u32>load<u16>(p, P_FLAGS);
-  const ageing = load<u32>(br, BR_AGEING);
-  if (inFlags & PortFlag.LEARNING) {
-    if (ageing != 0) {
-      const s = fdbProbeAt(b, fdbKey(0, src), fdbHash(b, 0, src) & mask);
-      if (load<u64>(s) == 0) return bridgeInput(d, frame, inPort); // new station
-      if (<u32>load<u8>(s, FDB_E_PORT) != inPort) return bridgeInput(d, frame, inPort); // moved
-      const sKind = <u32>load<u8>(s, FDB_E_FLAGS) & (FdbFlag.LOCAL | FdbFlag.STATIC);
-      const seen = load<u32>(s, FDB_E_SEEN);
-      if (sKind == 0) {
-        if (<i32>(now - seen) >= <i32>ageing) return bridgeInput(d, frame, inPort); // expired
-      } else if (sKind != FdbFlag.STATIC) {
-        return bridgeInput(d, frame, inPort); // local
-      }
-      if (seen != now) store<u32>(s, now, FDB_E_SEEN);
-    }
-  }
-  const e = fdbProbeAt(b, fdbKey(0, dst), dstHome);
-  if (load<u64>(e) == 0) return bridgeInput(d, frame, inPort);
-  const eFlags = <u32>load<u8>(e, FDB_E_FLAGS);
-  if ((eFlags & (FdbFlag.STATIC | FdbFlag.LOCAL)) != 0) {
-    if (eFlags & FdbFlag.LOCAL) return bridgeInput(d, frame, inPort);
-  } else if (<i32>(now - load<u32>(e, FDB_E_SEEN)) >= <i32>ageing) {
-    return bridgeInput(d, frame, inPort);
-  }
-  const out = <u32>load<u8>(e, FDB_E_PORT);
-  const q = port(out);
-  const f = <u32>load<u16>(q, P_FLAGS);
-  if (out == inPort) return bridgeInput(d, frame, inPort);
-  if (<i32>load<u8>(q, P_KIND) != PortKind.BRIDGE) return bridgeInput(d, frame, inPort);
-  if (<u32>load<u16>(q, P_BRIDGE) != b) return bridgeInput(d, frame, inPort);
-  if (f & PortFlag.DOWN) return bridgeInput(d, frame, inPort);
-  if (inFlags & f & PortFlag.ISOLATED) return bridgeInput(d, frame, inPort);
-  if (<u32>load<u8>(q, P_VLAN_MODE) != VlanMode.NONE) return bridgeInput(d, frame, inPort);
-  if (!fitsMtu(d, frame, q)) return bridgeInput(d, frame, inPort);
-  if (txCount >= <u32>MAX_TX) return bridgeInput(d, frame, inPort);
-  store<u16>(d, 0, D_VLAN);
-  store<u16>(d, <u16>b, D_BRIDGE);
-  store<u16>(d, <u16>out, D_OUT);
-  count(Ctr.BridgeForward);
-  emitSelfInline(d, out);
 }
 
 /**

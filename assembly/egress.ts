@@ -30,26 +30,6 @@ export function portEgress(x: usize, out: u32): void {
   }
 }
 
-/** Whether x's frame (at `frame`) fits bridge port q's MTU (0: no limit); an 802.1Q tag does not count against it. */
-// @ts-ignore: decorator
-@inline export function fitsMtu(x: usize, frame: usize, q: usize): bool {
-  const mtu = <u32>load<u16>(q, P_MTU);
-  if (mtu == 0) return true;
-  // A GSO super-frame is checked by the segments it will be cut into (the
-  // kernel's skb_gso_validate_network_len): headers plus gso_size.
-  const gso = load<u16>(x, D_GSO_SIZE);
-  let len = load<u32>(x, D_LEN);
-  if (load<u8>(x, D_GSO_TYPE) != 0) {
-    if (gso != 0) len = <u32>load<u16>(x, D_HDR_LEN) + <u32>gso;
-  }
-  // Untagged, the payload is len - 14: a frame within mtu + 14 always fits,
-  // and only a longer one needs the 802.1Q tag looked at.
-  if (len <= mtu + ETH_HLEN) return true;
-  let payload = len - ETH_HLEN;
-  if (len >= 18 && isTpid(<u32>bswap<u16>(load<u16>(frame, 12)))) payload -= 4;
-  return payload <= mtu;
-}
-
 /** A bridge port: VLAN rule, then MTU (an 802.1Q tag does not count against it). */
 // @ts-ignore: decorator
 @inline export function bridgePortEgress(x: usize, q: usize, out: u32, self: bool = false): void {
@@ -61,11 +41,27 @@ export function portEgress(x: usize, out: u32): void {
       return;
     }
   }
-  if (!fitsMtu(x, frame, q)) {
-    store<u16>(x, <u16>Ctr.BridgeMtuExceeded, D_DROP);
-    count(Ctr.BridgeMtuExceeded);
-    if (!self) releaseDesc(x);
-    return;
+  const mtu = <u32>load<u16>(q, P_MTU);
+  if (mtu != 0) {
+    // A GSO super-frame is checked by the segments it will be cut into (the
+    // kernel's skb_gso_validate_network_len): headers plus gso_size.
+    const gso = load<u16>(x, D_GSO_SIZE);
+    let len = load<u32>(x, D_LEN);
+    if (load<u8>(x, D_GSO_TYPE) != 0) {
+      if (gso != 0) len = <u32>load<u16>(x, D_HDR_LEN) + <u32>gso;
+    }
+    // Untagged, the payload is len - 14: a frame within mtu + 14 always fits,
+    // and only a longer one needs the 802.1Q tag looked at.
+    if (len > mtu + ETH_HLEN) {
+      let payload = len - ETH_HLEN;
+      if (len >= 18 && isTpid(<u32>bswap<u16>(load<u16>(frame, 12)))) payload -= 4;
+      if (payload > mtu) {
+        store<u16>(x, <u16>Ctr.BridgeMtuExceeded, D_DROP);
+        count(Ctr.BridgeMtuExceeded);
+        if (!self) releaseDesc(x);
+        return;
+      }
+    }
   }
   // self: x is the input descriptor (curDesc), as on the bridge's forward path.
   if (self) emitSelfInline(x, out);

@@ -53,13 +53,6 @@ export function gatewaySetup(base: usize, n: u32): void {
   gwCount = n;
 }
 
-/** Whether bridge `bridge` has an enabled gateway (gatewayHook may act on its frames). */
-// @ts-ignore: decorator
-@inline export function gatewayOn(bridge: u32): bool {
-  if (bridge >= gwCount) return false;
-  return (load<u8>(gwBase + <usize>bridge * GW_SIZE, GW_FLAGS) & <u8>GatewayFlag.ENABLED) != 0;
-}
-
 /**
  * For the bridge, on ARP and IPv4 frames of bridge `bridge` that arrived on
  * inPort, after learning and before forwarding. Answers, out of inPort:

@@ -9,7 +9,7 @@ import {
 import { Ctr } from './counters';
 import { ethCheck } from './eth';
 import { ipvsTouchVector } from './ipvs';
-import { bridgeInput, bridgeFast, bridgePrefetch, PREFETCH_MIN_ENTRIES } from './bridge';
+import { bridgeInput, bridgePrefetch, PREFETCH_MIN_ENTRIES } from './bridge';
 import { fdbCount } from './fdb';
 import { vtepInput, vtepClaims } from './vxlan';
 import { parentInput, childInput } from './macvlan';
@@ -169,7 +169,7 @@ export function runVector(n: u32): u32 {
   if (kind == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
   if (load<u16>(p, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
   // The bridge first, before the jump table: the common kind.
-  if (kind == PortKind.BRIDGE) return bridgeFast(d, frame, inPort);
+  if (kind == PortKind.BRIDGE) return bridgeInput(d, frame, inPort);
   switch (kind) {
     case PortKind.NONE:
       return dropFrame(d, Ctr.NoneDrop);
