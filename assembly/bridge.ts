@@ -14,10 +14,10 @@ import { Ctr } from './counters';
 import { dropFrame, cloneDesc, runVector } from './graph';
 import { count, port, desc, freeBase, slotCount, slotSize, slotPtr } from './state';
 import { framePtr } from './frame';
-import { macAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
+import { macAt, macPairAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
 import {
-  bridgeRec, bridgeCount, memberBase, fdbFindAt, fdbFresh, fdbLearn, fdbSweep, fdbMask, fdbBase, fdbHash, fdbCount,
-  FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
+  bridgeRec, bridgeCount, memberBase, fdbProbeAt, fdbKey, fdbLearn, fdbSweep, fdbMask, fdbBase, fdbHash, fdbCount,
+  FdbFlag, BridgeFlag, FDB_E_PORT, FDB_E_FLAGS, FDB_E_SEEN, BR_AGEING, BR_FLAGS, BR_MEMBER_START, BR_MEMBER_COUNT,
 } from './fdb';
 import { vlanIngress, vlanAllowed } from './vlan';
 import { portEgress, bridgePortEgress } from './egress';
@@ -28,9 +28,6 @@ import { gatewayHook } from './gateway';
 const LINK_LOCAL: u64 = 0x0180c2000000;
 /** 802.3x PAUSE (MAC control), the link-local address a bridge never forwards nor learns from. */
 const PAUSE: u64 = LINK_LOCAL | 1;
-
-/** Where bridgeInput's early read of the destination slot goes, so that it is kept. */
-let touchSink: u64 = 0;
 
 /** Packet second of the last ageing sweep. */
 let lastSweep: u32 = 0;
@@ -53,9 +50,13 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
     fdbSweep(now, ((fdbMask + 1) >> 6) | 64);
   }
 
-  const src = macAt(frame + 6);
-  if (src == 0 || isMulticast(src)) return dropFrame(d, Ctr.BridgeBadSrcMac);
-  let dst = macAt(frame);
+  const macs = macPairAt(frame);
+  const src = <u64>i64x2.extract_lane(macs, 1);
+  // Separate tests, not || / && chains, here and below: V8 then branches
+  // instead of materialising booleans (setcc, movzx, test).
+  if (src == 0) return dropFrame(d, Ctr.BridgeBadSrcMac);
+  if (isMulticast(src)) return dropFrame(d, Ctr.BridgeBadSrcMac);
+  let dst = <u64>i64x2.extract_lane(macs, 0);
   if (dst == PAUSE) return dropFrame(d, Ctr.BridgePauseDrop);
 
   // A port without VLAN filtering classifies everything into VLAN 0.
@@ -72,26 +73,37 @@ export function bridgeInput(d: usize, frame: usize, inPort: u32): void {
   // The destination's home slot: hashed once, and read now, so that its cache
   // miss overlaps the source's probe (learning) instead of following it.
   let dstHome = fdbHash(b, vid, dst) & fdbMask;
-  touchSink ^= load<u64>(fdbBase + (<usize>dstHome << 4));
+  load<u64>(fdbBase + (<usize>dstHome << 4)); // kept: a load may trap, so neither Binaryen nor V8 drops it
   if (inFlags & PortFlag.LEARNING) fdbLearn(b, vid, src, inPort, now);
   // Link-local protocols (LLDP, LACP, 802.1X ...) are learned from but not
   // forwarded; the STP group address is forwarded as there is no STP.
-  if ((dst & ~(<u64>0xf)) == LINK_LOCAL && dst != LINK_LOCAL) return dropFrame(d, Ctr.BridgeLinkLocalDrop);
+  // (01:80:C2:00:00:01..0F, as one unsigned compare.)
+  if (<u64>(dst - (LINK_LOCAL + 1)) < <u64>15) return dropFrame(d, Ctr.BridgeLinkLocalDrop);
   // The bridge network's gateway address answers ARP and ICMP echo (gateway.ts).
   if (gatewayHook(d, frame, b, inPort)) return;
 
   const br = bridgeRec(b);
-  if ((load<u32>(br, BR_FLAGS) & BridgeFlag.SERVICES) != 0 && forServices(d, frame)) {
-    if (!ipvsBridgeHook(d, frame, b)) return;
-    frame = framePtr(d);
-    dst = macAt(frame);
-    dstHome = fdbHash(b, vid, dst) & fdbMask;
+  if ((load<u32>(br, BR_FLAGS) & BridgeFlag.SERVICES) != 0) {
+    if (forServices(d, frame)) {
+      if (!ipvsBridgeHook(d, frame, b)) return;
+      frame = framePtr(d);
+      dst = macAt(frame);
+      dstHome = fdbHash(b, vid, dst) & fdbMask;
+    }
   }
 
   if (isMulticast(dst)) return flood(d, inPort, inFlags, b, vid, dst == BROADCAST ? PortFlag.BCAST_FLOOD : PortFlag.MCAST_FLOOD);
-  const e = fdbFindAt(b, vid, dst, dstHome);
-  if (e == 0 || !fdbFresh(e, now, load<u32>(br, BR_AGEING))) return flood(d, inPort, inFlags, b, vid, PortFlag.FLOOD);
-  if (load<u8>(e, FDB_E_FLAGS) & <u8>FdbFlag.LOCAL) {
+  // fdbFindAt + fdbFresh, as branches: unknown or expired floods.
+  const e = fdbProbeAt(b, fdbKey(vid, dst), dstHome);
+  if (load<u64>(e) == 0) return flood(d, inPort, inFlags, b, vid, PortFlag.FLOOD);
+  const eFlags = <u32>load<u8>(e, FDB_E_FLAGS);
+  if ((eFlags & (FdbFlag.STATIC | FdbFlag.LOCAL)) == 0) {
+    // Signed difference: packet time may step back (another capture); that is "just seen".
+    if (<i32>(now - load<u32>(e, FDB_E_SEEN)) >= <i32>load<u32>(br, BR_AGEING)) {
+      return flood(d, inPort, inFlags, b, vid, PortFlag.FLOOD);
+    }
+  }
+  if (eFlags & FdbFlag.LOCAL) {
     // To the bridge's own address (Linux: up the bridge device to the host's stack): delivered locally.
     count(Ctr.BridgeLocal);
     return;
@@ -137,8 +149,9 @@ export function bridgePrefetch(n: u32): void {
     if (<i32>load<u8>(p, P_KIND) != PortKind.BRIDGE || <u32>load<u8>(p, P_VLAN_MODE) != VlanMode.NONE) continue;
     const b = <u32>load<u16>(p, P_BRIDGE);
     const frame = slotPtr(slot) + off;
-    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, macAt(frame + 6)) & mask) << 4));
-    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, macAt(frame)) & mask) << 4));
+    const macs = macPairAt(frame);
+    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, <u64>i64x2.extract_lane(macs, 1)) & mask) << 4));
+    sink ^= load<u64>(base + (<usize>(fdbHash(b, 0, <u64>i64x2.extract_lane(macs, 0)) & mask) << 4));
   }
   prefetchSink = sink;
 }
@@ -160,8 +173,12 @@ export function bridgePrefetch(n: u32): void {
 @inline function forward(d: usize, inPort: u32, inFlags: u32, b: u32, vid: u32, out: u32): void {
   const q = port(out);
   const f = <u32>load<u16>(q, P_FLAGS);
-  if (out == inPort && (f & PortFlag.HAIRPIN) == 0) return dropFrame(d, Ctr.BridgeReflectDrop);
-  if (!isMember(q, b)) return dropFrame(d, Ctr.BridgeStalePort);
+  // Back out of the ingress port only with hairpin on (one test, no && chain).
+  if (((out ^ inPort) | (f & PortFlag.HAIRPIN)) == 0) return dropFrame(d, Ctr.BridgeReflectDrop);
+  // isMember(q, b): kind BRIDGE (2) or VXLAN (4), as one test.
+  const qKind = <i32>load<u8>(q, P_KIND);
+  if (((<u32>qKind - PortKind.BRIDGE) & ~<u32>(PortKind.VXLAN - PortKind.BRIDGE)) != 0) return dropFrame(d, Ctr.BridgeStalePort);
+  if (<u32>load<u16>(q, P_BRIDGE) != b) return dropFrame(d, Ctr.BridgeStalePort);
   if (f & PortFlag.DOWN) return dropFrame(d, Ctr.BridgeEgressDown);
   if (inFlags & f & PortFlag.ISOLATED) return dropFrame(d, Ctr.BridgeIsolatedDrop);
   const mode = <u32>load<u8>(q, P_VLAN_MODE);
@@ -171,7 +188,7 @@ export function bridgePrefetch(n: u32): void {
   store<u16>(d, <u16>out, D_OUT);
   count(Ctr.BridgeForward);
   // A bridge port's egress (VLAN rule, MTU, emit) inline: the common case.
-  if (<i32>load<u8>(q, P_KIND) == PortKind.BRIDGE) bridgePortEgress(d, q, out);
+  if (qKind == PortKind.BRIDGE) bridgePortEgress(d, q, out, true);
   else portEgress(d, out);
 }
 

@@ -5,7 +5,7 @@
 import { offloadEach } from './offload';
 import { D_LEN, D_DROP, D_VNET_FLAGS, D_GSO_TYPE, D_GSO_SIZE, D_HDR_LEN, P_KIND, P_VLAN_MODE, P_MTU, PortKind, VlanMode } from './layout';
 import { Ctr } from './counters';
-import { emitDesc, emitInline, releaseDesc } from './graph';
+import { emitDesc, emitInline, emitSelfInline, releaseDesc } from './graph';
 import { port, count } from './state';
 import { framePtr } from './frame';
 import { vlanEgress, isTpid } from './vlan';
@@ -32,18 +32,24 @@ export function portEgress(x: usize, out: u32): void {
 
 /** A bridge port: VLAN rule, then MTU (an 802.1Q tag does not count against it). */
 // @ts-ignore: decorator
-@inline export function bridgePortEgress(x: usize, q: usize, out: u32): void {
+@inline export function bridgePortEgress(x: usize, q: usize, out: u32, self: bool = false): void {
   let frame = framePtr(x);
   if (<u32>load<u8>(q, P_VLAN_MODE) != VlanMode.NONE) {
     frame = vlanEgress(x, frame, q);
-    if (frame == 0) return releaseDesc(x);
+    if (frame == 0) {
+      if (!self) releaseDesc(x);
+      return;
+    }
   }
   const mtu = <u32>load<u16>(q, P_MTU);
   if (mtu != 0) {
     // A GSO super-frame is checked by the segments it will be cut into (the
     // kernel's skb_gso_validate_network_len): headers plus gso_size.
     const gso = load<u16>(x, D_GSO_SIZE);
-    const len = load<u8>(x, D_GSO_TYPE) != 0 && gso != 0 ? <u32>load<u16>(x, D_HDR_LEN) + <u32>gso : load<u32>(x, D_LEN);
+    let len = load<u32>(x, D_LEN);
+    if (load<u8>(x, D_GSO_TYPE) != 0) {
+      if (gso != 0) len = <u32>load<u16>(x, D_HDR_LEN) + <u32>gso;
+    }
     // Untagged, the payload is len - 14: a frame within mtu + 14 always fits,
     // and only a longer one needs the 802.1Q tag looked at.
     if (len > mtu + ETH_HLEN) {
@@ -52,9 +58,12 @@ export function portEgress(x: usize, out: u32): void {
       if (payload > mtu) {
         store<u16>(x, <u16>Ctr.BridgeMtuExceeded, D_DROP);
         count(Ctr.BridgeMtuExceeded);
-        return releaseDesc(x);
+        if (!self) releaseDesc(x);
+        return;
       }
     }
   }
-  emitInline(x, out);
+  // self: x is the input descriptor (curDesc), as on the bridge's forward path.
+  if (self) emitSelfInline(x, out);
+  else emitInline(x, out);
 }

@@ -143,9 +143,10 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
     const k = load<u64>(e);
     if (k == key) {
       if (<u32>load<u16>(e, FDB_E_BRIDGE) == bridge) break;
-    } else if (k == 0) {
-      break;
     }
+    // (A key is never 0: VALID. Two separate exits, not one else-if:
+    // Binaryen would merge them into a boolean that V8 materialises.)
+    if (k == 0) break;
     i = (i + 1) & mask;
   }
   return e;
@@ -187,13 +188,18 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
   // its time moves); everything else (new, moved, expired, local) out of line.
   // (Nested ifs, not one && chain: V8 then branches instead of building booleans.)
   if (load<u64>(e) != 0 && <u32>load<u8>(e, FDB_E_PORT) == port) {
-    const flags = <u32>load<u8>(e, FDB_E_FLAGS);
+    const kind = <u32>load<u8>(e, FDB_E_FLAGS) & (FdbFlag.LOCAL | FdbFlag.STATIC);
     const seen = load<u32>(e, FDB_E_SEEN);
-    if ((flags & FdbFlag.LOCAL) == 0) {
-      if ((flags & FdbFlag.STATIC) != 0 || <i32>(now - seen) < <i32>ageing) {
+    // Learned (neither flag) and fresh, or static: refresh. (No || of the two:
+    // V8 would build the boolean with setcc and cmov.)
+    if (kind == 0) {
+      if (<i32>(now - seen) < <i32>ageing) {
         if (seen != now) store<u32>(e, now, FDB_E_SEEN);
         return;
       }
+    } else if (kind == FdbFlag.STATIC) {
+      if (seen != now) store<u32>(e, now, FDB_E_SEEN);
+      return;
     }
   }
   fdbLearnAt(b, vlan, mac, port, now, e, ageing);

@@ -61,6 +61,31 @@ export function emitDesc(x: usize, out: u32): void {
   store<u16>(curDesc, load<u16>(curDesc, D_TX_COUNT) + 1, D_TX_COUNT);
 }
 
+/**
+ * emitInline for the input descriptor itself (x == curDesc, as on the
+ * bridge's forward path): the same entry, without the copy's branches.
+ */
+// @ts-ignore: decorator
+@inline export function emitSelfInline(x: usize, out: u32): void {
+  const n = txCount; // one read of the global (V8 re-reads it after every store)
+  if (n >= <u32>MAX_TX) {
+    count(Ctr.GraphTxFull);
+    store<u16>(x, <u16>Ctr.GraphTxFull, D_DROP);
+    return;
+  }
+  slotGiven = true;
+  const t = txEntry(n);
+  store<u32>(t, load<u32>(x, D_SLOT), T_SLOT);
+  store<u32>(t, load<u32>(x, D_OFF), T_OFF);
+  store<u32>(t, load<u32>(x, D_LEN), T_LEN);
+  store<u16>(t, <u16>out, T_PORT);
+  store<u16>(t, <u16>curIndex, T_SRC);
+  store<u64>(t + T_VNET_FLAGS, load<u64>(x + D_VNET_FLAGS));
+  store<u16>(t + T_VNET_FLAGS, load<u16>(x + D_VNET_FLAGS, 8), 8);
+  bumpTx();
+  store<u16>(x, load<u16>(x, D_TX_COUNT) + 1, D_TX_COUNT);
+}
+
 /** Scratch descriptor for copies (one past the input vector). */
 // @ts-ignore: decorator
 @inline function scratch(): usize {
@@ -122,8 +147,7 @@ export function runVector(n: u32): u32 {
     // D_AUX and D_TX_COUNT; the host's fields (slot, length, port, time,
     // offload metadata) stay. Verdict DROP is 0.
     store<u16>(d, 0, D_OUT);
-    store<u64>(d, 0, D_VERDICT);
-    store<u64>(d, 0, D_VERDICT + 8);
+    v128.store(d, i64x2.splat(0), D_VERDICT);
     store<u32>(d, 0, D_AUX);
     store<u16>(d, 0, D_TX_COUNT);
     processOne(d);
@@ -144,6 +168,8 @@ export function runVector(n: u32): u32 {
   const kind = <i32>load<u8>(p, P_KIND);
   if (kind == PortKind.UNUSED) return dropFrame(d, Ctr.GraphNoPort);
   if (load<u16>(p, P_FLAGS) & PortFlag.DOWN) return dropFrame(d, Ctr.GraphPortDown);
+  // The bridge first, before the jump table: the common kind.
+  if (kind == PortKind.BRIDGE) return bridgeInput(d, frame, inPort);
   switch (kind) {
     case PortKind.NONE:
       return dropFrame(d, Ctr.NoneDrop);
