@@ -47,7 +47,14 @@ export function emitDesc(x: usize, out: u32): void {
     return;
   }
   if (x == curDesc) slotGiven = true;
-  const t = txEntry(txCount);
+  writeEntry(txEntry(txCount), x, out);
+  bumpTx();
+  store<u16>(curDesc, load<u16>(curDesc, D_TX_COUNT) + 1, D_TX_COUNT);
+}
+
+/** Fills transmit entry t for descriptor x's frame out of port `out`, on behalf of the current input. */
+// @ts-ignore: decorator
+@inline function writeEntry(t: usize, x: usize, out: u32): void {
   store<u32>(t, load<u32>(x, D_SLOT), T_SLOT);
   store<u32>(t, load<u32>(x, D_OFF), T_OFF);
   store<u32>(t, load<u32>(x, D_LEN), T_LEN);
@@ -57,8 +64,6 @@ export function emitDesc(x: usize, out: u32): void {
   // (plain loads and stores: V8 runs a tiny memory.copy as a call out).
   store<u64>(t + T_VNET_FLAGS, load<u64>(x + D_VNET_FLAGS));
   store<u16>(t + T_VNET_FLAGS, load<u16>(x + D_VNET_FLAGS, 8), 8);
-  bumpTx();
-  store<u16>(curDesc, load<u16>(curDesc, D_TX_COUNT) + 1, D_TX_COUNT);
 }
 
 /**
@@ -74,14 +79,7 @@ export function emitDesc(x: usize, out: u32): void {
     return;
   }
   slotGiven = true;
-  const t = txEntry(n);
-  store<u32>(t, load<u32>(x, D_SLOT), T_SLOT);
-  store<u32>(t, load<u32>(x, D_OFF), T_OFF);
-  store<u32>(t, load<u32>(x, D_LEN), T_LEN);
-  store<u16>(t, <u16>out, T_PORT);
-  store<u16>(t, <u16>curIndex, T_SRC);
-  store<u64>(t + T_VNET_FLAGS, load<u64>(x + D_VNET_FLAGS));
-  store<u16>(t + T_VNET_FLAGS, load<u16>(x + D_VNET_FLAGS, 8), 8);
+  writeEntry(txEntry(n), x, out);
   bumpTx();
   store<u16>(x, load<u16>(x, D_TX_COUNT) + 1, D_TX_COUNT);
 }

@@ -1479,6 +1479,25 @@ export function ipvsTouchVector(n: u32): u32 {
 }
 
 /**
+ * One vector of the bench loops, as the graph runs it: m frames of len bytes
+ * at `vec` (64 bytes apart) touched (buckets, then entries), then processed
+ * frame by frame. Returns the number forwarded.
+ */
+// @ts-ignore: decorator
+@inline function benchVector(vec: usize, m: u32, len: u32, bridge: u32, now: u32): u32 {
+  for (let j: u32 = 0; j < m; j++) store<u32>(touchHeads + (<usize>j << 2), touchBucket(vec + (<usize>j << 6), len));
+  let t: u32 = 0;
+  for (let j: u32 = 0; j < m; j++) {
+    const head = load<u32>(touchHeads + (<usize>j << 2));
+    t += head + touchEntry(head);
+  }
+  touched += t;
+  let fwd: u32 = 0;
+  for (let j: u32 = 0; j < m; j++) if (ipvsProcess(vec + (<usize>j << 6), len, bridge, now) == IPVS_FWD) fwd++;
+  return fwd;
+}
+
+/**
  * Benchmark loop for new flows by vectors, as the graph runs them with the
  * touch pass: n frames as ipvsBenchNew makes them, vlen (at most 256) at a
  * time at `vec` (64 bytes apart): each vector is filled, touched (buckets, then entries), then
@@ -1496,14 +1515,7 @@ export function ipvsBenchNewV(frame: usize, len: u32, n: u32, base: u32, vec: us
       store<u32>(w, bswap<u32>(base + i + j), 14 + 12);
       store<u16>(w, bswap<u16>(<u16>(1024 + ((i + j) & 0x7fff))), 14 + 20);
     }
-    for (let j: u32 = 0; j < m; j++) store<u32>(touchHeads + (<usize>j << 2), touchBucket(vec + (<usize>j << 6), len));
-    let t: u32 = 0;
-    for (let j: u32 = 0; j < m; j++) {
-      const head = load<u32>(touchHeads + (<usize>j << 2));
-      t += head + touchEntry(head);
-    }
-    touched += t;
-    for (let j: u32 = 0; j < m; j++) if (ipvsProcess(vec + (<usize>j << 6), len, bridge, now) == IPVS_FWD) fwd++;
+    fwd += benchVector(vec, m, len, bridge, now);
   }
   return fwd;
 }
@@ -1528,14 +1540,7 @@ export function ipvsBenchEstV(frames: usize, stride: u32, len: u32, n: u32, iter
       else {
         for (let j: u32 = 0; j < m; j++) memory.copy(vec + (<usize>j << 6), frames + <usize>(i + j) * stride, len);
       }
-      for (let j: u32 = 0; j < m; j++) store<u32>(touchHeads + (<usize>j << 2), touchBucket(vec + (<usize>j << 6), len));
-      let t: u32 = 0;
-      for (let j: u32 = 0; j < m; j++) {
-        const head = load<u32>(touchHeads + (<usize>j << 2));
-        t += head + touchEntry(head);
-      }
-      touched += t;
-      for (let j: u32 = 0; j < m; j++) if (ipvsProcess(vec + (<usize>j << 6), len, bridge, now) == IPVS_FWD) fwd++;
+      fwd += benchVector(vec, m, len, bridge, now);
     }
   }
   return fwd;
