@@ -1010,7 +1010,7 @@ function fastFill(raw: u32, inPort: u32): void {
  */
 // @ts-ignore: decorator
 @inline function decapFast(d: usize, f: usize, inPort: u32): usize {
-  const g = decapFastCore(d, f, load<u32>(d, D_LEN), vtep(inPort) + V_MATCH, fastVniFor(inPort));
+  const g = decapFastCore(d, f, load<u32>(d, D_LEN), vtep(inPort) + V_MATCH, fastVniFor(inPort), false);
   return g == FAST_VERIFY ? decapFastVerify(d, f) : g;
 }
 
@@ -1035,7 +1035,7 @@ const FAST_VERIFY: usize = 1;
  * one whose UDP checksum is left to decapFastVerify, else the inner frame.
  */
 // @ts-ignore: decorator
-@inline function decapFastCore(d: usize, f: usize, len: u32, m: usize, vni: u32): usize {
+@inline function decapFastCore(d: usize, f: usize, len: u32, m: usize, vni: u32, verifyHere: bool): usize {
   if (len < ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
   // Bytes 0..47 against the VTEP's (mask, value) pairs: (f & mask) ^ value is
   // zero in every byte that matches; OR the three and test once. (A port
@@ -1058,7 +1058,10 @@ const FAST_VERIFY: usize = 1;
   if (<u32>bswap<u16>(load<u16>(f, ETH_HLEN + IPV4_HLEN + 4)) != ulen) return 0;
   if (!ipv4HeaderOk(f + ETH_HLEN, IPV4_HLEN)) return 0;
   if (load<u16>(f, ETH_HLEN + IPV4_HLEN + 6) != 0) {
-    if ((load<u8>(d, D_VNET_FLAGS) & (VNET_NEEDS_CSUM | VNET_DATA_VALID)) == 0) return FAST_VERIFY;
+    if ((load<u8>(d, D_VNET_FLAGS) & (VNET_NEEDS_CSUM | VNET_DATA_VALID)) == 0) {
+      if (!verifyHere) return FAST_VERIFY;
+      if (csumFold(csumPartialInline(f + ETH_HLEN + IPV4_HLEN, ulen, ipv4PseudoSum(f + ETH_HLEN, IPPROTO_UDP, ulen))) != 0xffff) return 0;
+    }
   }
   return decapFastStrip(d, f, ulen);
 }
@@ -1603,7 +1606,7 @@ export function vxlanBenchDecap(n: u32, iters: u32, inPort: u32): u32 {
         off = load<u32>(d, D_OFF);
         len = load<u32>(d, D_LEN);
         f = pb + <usize>load<u32>(d, D_SLOT) * ss + <usize>off;
-        g = decapFastCore(d, f, len, m, vni);
+        g = decapFastCore(d, f, len, m, vni, true);
         if (g <= FAST_VERIFY) break;
         count(Ctr.VxlanDecap);
         acc += load<u32>(d, D_LEN);
