@@ -1001,7 +1001,7 @@ function fastFill(raw: u32, inPort: u32): void {
 /**
  * The common frame in one straight pass, with no calls and no drops: untagged
  * IPv4 without options to this VTEP's MAC, address and UDP port, not a
- * fragment, its UDP checksum zero (or good: decapFastVerify), the I flag, the
+ * fragment, its UDP checksum zero (or verified good), the I flag, the
  * VNI of fastKey (a tunnel on this port without allow-list or learning, the
  * port a VTEP with the fast match). Such a frame is decapsulated exactly as
  * decap() would; anything else returns 0 untouched, for decap() to decide
@@ -1010,12 +1010,8 @@ function fastFill(raw: u32, inPort: u32): void {
  */
 // @ts-ignore: decorator
 @inline function decapFast(d: usize, f: usize, inPort: u32): usize {
-  const g = decapFastCore(d, f, load<u32>(d, D_LEN), vtep(inPort) + V_MATCH, fastVniFor(inPort), false);
-  return g == FAST_VERIFY ? decapFastVerify(d, f) : g;
+  return decapFastCore(d, f, load<u32>(d, D_LEN), vtep(inPort) + V_MATCH, fastVniFor(inPort));
 }
-
-/** decapFastCore's answer for a frame that is fast but has a UDP checksum to verify. */
-const FAST_VERIFY: usize = 1;
 
 /**
  * The VNI (raw, as on the wire, 24 bits) that fastKey offers on port inPort,
@@ -1031,11 +1027,11 @@ const FAST_VERIFY: usize = 1;
 /**
  * decapFast's tests and strip for frame f (len bytes) of d, with the port's
  * match pairs at m and fastVniFor(port) in vni, all read by the caller (once
- * per loop in the benchmark): 0 for a frame it does not take, FAST_VERIFY for
- * one whose UDP checksum is left to decapFastVerify, else the inner frame.
+ * per loop in the benchmark): 0 for a frame it does not take (a bad UDP
+ * checksum included: decap() names the drop), else the inner frame.
  */
 // @ts-ignore: decorator
-@inline function decapFastCore(d: usize, f: usize, len: u32, m: usize, vni: u32, verifyHere: bool): usize {
+@inline function decapFastCore(d: usize, f: usize, len: u32, m: usize, vni: u32): usize {
   if (len < ETH_HLEN + IPV4_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN) return 0;
   // Bytes 0..47 against the VTEP's (mask, value) pairs: (f & mask) ^ value is
   // zero in every byte that matches; OR the three and test once. (A port
@@ -1059,18 +1055,9 @@ const FAST_VERIFY: usize = 1;
   if (!ipv4HeaderOk(f + ETH_HLEN, IPV4_HLEN)) return 0;
   if (load<u16>(f, ETH_HLEN + IPV4_HLEN + 6) != 0) {
     if ((load<u8>(d, D_VNET_FLAGS) & (VNET_NEEDS_CSUM | VNET_DATA_VALID)) == 0) {
-      if (!verifyHere) return FAST_VERIFY;
       if (csumFold(csumPartialInline(f + ETH_HLEN + IPV4_HLEN, ulen, ipv4PseudoSum(f + ETH_HLEN, IPPROTO_UDP, ulen))) != 0xffff) return 0;
     }
   }
-  return decapFastStrip(d, f, ulen);
-}
-
-/** decapFast's end for a frame with a UDP checksum to verify (out of line: a call). */
-function decapFastVerify(d: usize, f: usize): usize {
-  const ip = f + ETH_HLEN;
-  const ulen = <u32>bswap<u16>(load<u16>(ip, 2)) - IPV4_HLEN;
-  if (csumFold(csumPartialInline(ip + IPV4_HLEN, ulen, ipv4PseudoSum(ip, IPPROTO_UDP, ulen))) != 0xffff) return 0;
   return decapFastStrip(d, f, ulen);
 }
 
@@ -1606,15 +1593,14 @@ export function vxlanBenchDecap(n: u32, iters: u32, inPort: u32): u32 {
         off = load<u32>(d, D_OFF);
         len = load<u32>(d, D_LEN);
         f = pb + <usize>load<u32>(d, D_SLOT) * ss + <usize>off;
-        g = decapFastCore(d, f, len, m, vni, true);
-        if (g <= FAST_VERIFY) break;
+        g = decapFastCore(d, f, len, m, vni);
+        if (g == 0) break;
         count(Ctr.VxlanDecap);
         acc += load<u32>(d, D_LEN);
         store<u32>(d, off, D_OFF);
         store<u32>(d, len, D_LEN);
       }
       if (i >= n) break;
-      if (g == FAST_VERIFY) g = decapFastVerify(d, f);
       if (g == 0) g = decap(d, f, inPort);
       if (g != 0) {
         count(Ctr.VxlanDecap);
