@@ -6,76 +6,21 @@
 // the kernel forwards nothing, netwasm does.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Bridges, PortKind, PortFlag } from '../src/dataplane/index.ts';
 import * as L from '../src/dataplane/layout.ts';
 import { HostLoop, HostPort, hostDataplane, type HostEvent } from '../src/host/index.ts';
 import { hostTest, ifName, netnsName, NetnsSet, run } from './helpers/netns.ts';
 import { py } from './helpers/py.ts';
+import { bareEnd, ping, sleep, spawnIn, transfer, until } from './daemon-helpers.ts';
 
 // ---- helpers -------------------------------------------------------------------------
-
-
-/** A child process that does not block the event loop (netwasm forwards meanwhile). */
-function spawnIn(ns: string | undefined, argv: string[], timeoutMs = 30000): { done: Promise<string>; started: Promise<void> } {
-  const cmd = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
-  const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let onStart: () => void = () => {};
-  const started = new Promise<void>((r) => (onStart = r));
-  p.stdout.on('data', (d: Buffer) => {
-    out += d;
-    if (out.includes('listening')) onStart();
-  });
-  p.stderr.on('data', (d: Buffer) => (err += d));
-  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<string>((res, rej) => {
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      onStart();
-      if (code === 0) res(out.replace('listening\n', '').trim());
-      else rej(new Error(`${cmd.join(' ')} exited ${code}: ${err.trim() || out.trim()}`));
-    });
-  });
-  return { done, started };
-}
-
-async function ping(ns: string, dst: string, count = 3): Promise<number> {
-  return Number(await spawnIn(ns, ['python3', py('ping.py'), dst, String(count)]).done);
-}
-
-/** A TCP transfer of `mb` MiB from ns `from` to `addr` in ns `to`; both ends' "bytes sha256". */
-async function transfer(from: string, to: string, addr: string, mb: number): Promise<{ sent: string; got: string }> {
-  const srv = spawnIn(to, ['python3', py('server.py'), addr, '5201']);
-  await srv.started;
-  const sent = await spawnIn(from, ['python3', py('client.py'), addr, '5201', String(mb)]).done;
-  const got = await srv.done;
-  return { sent, got };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** A root-namespace veth end for netwasm: up, no IPv6, no address, no master. */
-function rootEnd(name: string): void {
-  run('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
-  run('ip', ['link', 'set', name, 'up']);
-}
 
 /** Namespace `ns` gets one end of a veth pair whose other end (`root`) stays here for netwasm. */
 function container(set: NetnsSet, ns: string, root: string, addr: string, mac?: string): void {
   set.addVethPair({ name: root }, { ns, name: 'eth0', ...(mac ? { mac } : {}) });
   set.exec(ns, `ip addr add ${addr}/24 dev eth0 && ip link set eth0 up`);
-  rootEnd(root);
+  bareEnd(root);
 }
 
 function wire(dp: ReturnType<typeof hostDataplane>, a: number, b: number): void {
@@ -242,11 +187,11 @@ hostTest(Tap, 'a frame written to the TAP is forwarded by netwasm, and one forwa
     const rb = ifName('nwh');
     set.addVethPair({ name: rb }, { ns: b, name: 'eth0' });
     set.exec(b, 'sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 && ip link set eth0 up');
-    rootEnd(rb);
+    bareEnd(rb);
     const tapName = ifName('nwt');
     const tap = HostPort.openTap(tapName);
     assert.ok(tap.vnetHdr);
-    rootEnd(tapName);
+    bareEnd(tapName);
     wire(dp, 0, 1);
     loop.add(0, tap);
     loop.add(1, HostPort.openPacket(rb));
@@ -296,7 +241,7 @@ hostTest(Faults, 'an interface deleted and re-created while running: port down, 
 
     // Delete b's pair (both ends go).
     run('ip', ['link', 'del', rb]);
-    await until('the down event', () => events.some((e) => e.type === 'down'));
+    await until('the down event', () => events.some((e) => e.type === 'down'), 5000);
     assert.equal(events[0], { type: 'down', port: 1, name: rb, reason: 'interface deleted' });
     assert.ok(loop.isDown(1));
     assert.ok(dp.view.getUint16(dp.portAddr(1) + L.P_FLAGS, true) & PortFlag.DOWN, 'the data plane port is DOWN');
@@ -305,7 +250,7 @@ hostTest(Faults, 'an interface deleted and re-created while running: port down, 
 
     // Re-create it under the same name.
     container(set, b, rb, '10.234.0.2', '02:00:00:00:0b:02');
-    await until('the up event', () => events.some((e) => e.type === 'up'));
+    await until('the up event', () => events.some((e) => e.type === 'up'), 5000);
     assert.equal(events[1], { type: 'up', port: 1, name: rb });
     assert.not.ok(loop.isDown(1));
     assert.not.ok(dp.view.getUint16(dp.portAddr(1) + L.P_FLAGS, true) & PortFlag.DOWN);
@@ -328,20 +273,20 @@ hostTest(Faults, 'a TAP deleted under netwasm is created again and forwards agai
     const rb = ifName('nwh');
     set.addVethPair({ name: rb }, { ns: b, name: 'eth0' });
     set.exec(b, 'sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 && ip link set eth0 up');
-    rootEnd(rb);
+    bareEnd(rb);
     const tapName = ifName('nwt');
     const tap = HostPort.openTap(tapName);
-    rootEnd(tapName);
+    bareEnd(tapName);
     wire(dp, 0, 1);
     loop.add(0, tap);
     loop.add(1, HostPort.openPacket(rb));
     const first = tap.ifindex;
     run('ip', ['link', 'del', tapName]);
-    await until('the TAP to come back', () => events.some((e) => e.type === 'up'));
+    await until('the TAP to come back', () => events.some((e) => e.type === 'up'), 5000);
     assert.equal(events.map((e) => e.type), ['down', 'up']);
     assert.equal(events[0], { type: 'down', port: 0, name: tapName, reason: 'TAP deleted' });
     assert.ok(tap.ifindex > 0 && tap.ifindex !== first, 'a new device of the same name');
-    rootEnd(tapName);
+    bareEnd(tapName);
     const marker = 'c0ffee0003';
     const frame = '020000000b02020000000a0188b5' + marker + '00'.repeat(60);
     const sniff = spawnIn(b, ['python3', py('sniff.py'), 'eth0', marker, '5']);

@@ -5,7 +5,7 @@
 // readiness): `npx --yes deno@2 run -A scripts/test.mjs native`.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { PortKind } from '../src/dataplane/index.ts';
 import * as L from '../src/dataplane/layout.ts';
 import { HostLoop, HostPort, hostDataplane, isDeno, native, nativePath, poolOf } from '../src/host/index.ts';
 import { hasCommand, hostTest, ifName, netnsName, NetnsSet, run } from './helpers/netns.ts';
+import { spawnIn } from './daemon-helpers.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -396,29 +397,6 @@ data = os.urandom(10 << 20)
 s = socket.create_connection((sys.argv[1], 5202), timeout=20); s.sendall(data); s.close()
 print(len(data), hashlib.sha256(data).hexdigest())
 `;
-
-function spawnIn(ns: string, argv: string[]): { done: Promise<string>; started: Promise<void> } {
-  const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let onStart: () => void = () => {};
-  const started = new Promise<void>((r) => (onStart = r));
-  p.stdout.on('data', (d: Buffer) => {
-    out += d;
-    if (out.includes('listening')) onStart();
-  });
-  p.stderr.on('data', (d: Buffer) => (err += d));
-  const timer = setTimeout(() => p.kill('SIGKILL'), 30000);
-  const done = new Promise<string>((res, rej) =>
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      onStart();
-      if (code === 0) res(out.replace('listening\n', '').trim());
-      else rej(new Error(`${argv.join(' ')} in ${ns} exited ${code}: ${err.trim()}`));
-    }),
-  );
-  return { done, started };
-}
 
 hostTest(Forward, 'two containers through netwasm: ping, then 10 MiB of TCP intact, driven by readiness alone', async () => {
   const set = new NetnsSet();
