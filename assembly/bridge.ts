@@ -12,7 +12,7 @@ import {
 } from './layout';
 import { Ctr } from './counters';
 import { dropFrame, cloneDesc, runVector } from './graph';
-import { count, port, desc, freeBase, slotCount, slotSize, slotPtr } from './state';
+import { count, port, desc, freeBase, slotPtr, frameInSlot } from './state';
 import { framePtr } from './frame';
 import { macAt, macPairAt, isMulticast, BROADCAST, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP } from './eth';
 import {
@@ -142,7 +142,7 @@ export function bridgePrefetch(n: u32): void {
     const slot = load<u32>(d, D_SLOT);
     const off = load<u32>(d, D_OFF);
     const len = load<u32>(d, D_LEN);
-    if (slot >= slotCount || off > slotSize || len > slotSize - off || len < ETH_HLEN) continue;
+    if (!frameInSlot(slot, off, len) || len < ETH_HLEN) continue;
     const inPort = <u32>load<u16>(d, D_IN_PORT);
     if (inPort >= <u32>MAX_PORTS) continue;
     const p = port(inPort);

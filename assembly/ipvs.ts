@@ -31,7 +31,7 @@ import {
   P_KIND, P_BRIDGE, PortKind,
 } from './layout';
 import { Ctr } from './counters';
-import { count, desc, port, slotPtr, slotCount, slotSize } from './state';
+import { count, desc, port, slotPtr, frameInSlot } from './state';
 import { emitDesc } from './graph';
 import { csumPartial, csumFold } from './checksum';
 import { storeMac, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_ARP, ETHERTYPE_VLAN, ETHERTYPE_QINQ } from './eth';
@@ -1462,20 +1462,30 @@ export function ipvsTouchVector(n: u32): u32 {
       // the pass runs before them, on descriptors as the host wrote them.
       if (
         <i32>load<u8>(p, P_KIND) == PortKind.BRIDGE && bridgeActive(<u32>load<u16>(p, P_BRIDGE)) &&
-        slot < slotCount && off <= slotSize && len <= slotSize - off
+        frameInSlot(slot, off, len)
       ) {
         head = touchBucket(slotPtr(slot) + off, len);
       }
     }
     store<u32>(touchHeads + (<usize>i << 2), head);
   }
+  touchEntries(n);
+  return touched;
+}
+
+/**
+ * The touch pass, second stage, for the bucket heads of frames 0 .. n-1 at
+ * touchHeads: the head entries of the non-empty buckets (what is read is
+ * summed into `touched`, so that the loads stay).
+ */
+// @ts-ignore: decorator
+@inline function touchEntries(n: u32): void {
   let t: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const head = load<u32>(touchHeads + (<usize>i << 2));
     t += head + touchEntry(head);
   }
   touched += t;
-  return touched;
 }
 
 /**
@@ -1486,12 +1496,7 @@ export function ipvsTouchVector(n: u32): u32 {
 // @ts-ignore: decorator
 @inline function benchVector(vec: usize, m: u32, len: u32, bridge: u32, now: u32): u32 {
   for (let j: u32 = 0; j < m; j++) store<u32>(touchHeads + (<usize>j << 2), touchBucket(vec + (<usize>j << 6), len));
-  let t: u32 = 0;
-  for (let j: u32 = 0; j < m; j++) {
-    const head = load<u32>(touchHeads + (<usize>j << 2));
-    t += head + touchEntry(head);
-  }
-  touched += t;
+  touchEntries(m);
   let fwd: u32 = 0;
   for (let j: u32 = 0; j < m; j++) if (ipvsProcess(vec + (<usize>j << 6), len, bridge, now) == IPVS_FWD) fwd++;
   return fwd;

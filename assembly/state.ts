@@ -48,6 +48,16 @@ export function setup(counters: usize, desc: usize, tx: usize, free: usize, pool
   return portBase + <usize>p * PORT_SIZE;
 }
 
+/**
+ * Whether a descriptor's frame (slot, offset, length as the host wrote them)
+ * lies inside one slot of the pool: what ethCheck accepts before its length
+ * checks, for the passes that read frames before it runs.
+ */
+// @ts-ignore: decorator
+@inline export function frameInSlot(slot: u32, off: u32, len: u32): bool {
+  return slot < slotCount && off <= slotSize && len <= slotSize - off;
+}
+
 // @ts-ignore: decorator
 @inline export function slotPtr(slot: u32): usize {
   return poolBase + <usize>slot * slotSize;
