@@ -1,7 +1,6 @@
 // ARP (RFC 826) for Ethernet/IPv4: parsing and answering in place. The
 // overlay's ARP proxy uses it (as Linux's vxlan arp_reduce does); the gateway
 // responder can reuse it.
-import { macAt } from './eth';
 
 /** ARP header + Ethernet/IPv4 addresses. */
 export const ARP_LEN: u32 = 28;
@@ -39,12 +38,6 @@ export function arpKind(a: usize, avail: u32): ArpKind {
 // @ts-ignore: decorator
 @inline export function arpTargetIp(a: usize): u32 {
   return load<u32>(a, 24);
-}
-
-/** Sender hardware address (48-bit, wire order). */
-// @ts-ignore: decorator
-@inline export function arpSenderMac(a: usize): u64 {
-  return macAt(a + 8);
 }
 
 /** Whether a target address must never be answered: loopback (127/8) or multicast (224/4). */

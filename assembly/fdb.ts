@@ -152,14 +152,7 @@ export function fdbSetup(fdb: usize, slots: u32, bridges: usize, nBridges: u32, 
   return e;
 }
 
-/** The entry for (bridge, vlan, mac), or 0. Expiry is the caller's question (fdbFresh). */
-// @ts-ignore: decorator
-@inline export function fdbFind(bridge: u32, vlan: u32, mac: u64): usize {
-  const e = fdbProbe(bridge, vlan, mac);
-  return load<u64>(e) == 0 ? 0 : e;
-}
-
-/** fdbFind from home slot i of (bridge, vlan, mac). */
+/** The entry for (bridge, vlan, mac), probing from its home slot i, or 0. Expiry is the caller's question (fdbFresh). */
 // @ts-ignore: decorator
 @inline export function fdbFindAt(bridge: u32, vlan: u32, mac: u64, i: u32): usize {
   const e = fdbProbeAt(bridge, fdbKey(vlan, mac), i);

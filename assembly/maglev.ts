@@ -143,23 +143,6 @@ const D_SKIP = 4;
 const D_PERM = 8;
 const D_TURNS = 12;
 
-/** The kernel's primes for CONFIG_IP_VS_MH_TAB_INDEX 8..17. */
-export function mhPrime(tabIndex: u32): u32 {
-  switch (tabIndex) {
-    case 8: return 251;
-    case 9: return 509;
-    case 10: return 1021;
-    case 11: return 2039;
-    case 12: return 4093;
-    case 13: return 8191;
-    case 14: return 16381;
-    case 15: return 32749;
-    case 16: return 65521;
-    case 17: return 131071;
-    default: return 0;
-  }
-}
-
 function gcd(a: i32, b: i32): i32 {
   while (b != 0) {
     const t = a % b;

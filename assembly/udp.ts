@@ -4,23 +4,8 @@ import { csumPartial, csumFold } from './checksum';
 export const UDP_HLEN: u32 = 8;
 
 // @ts-ignore: decorator
-@inline export function udpSrcPort(u: usize): u16 {
-  return bswap<u16>(load<u16>(u));
-}
-
-// @ts-ignore: decorator
-@inline export function udpDstPort(u: usize): u16 {
-  return bswap<u16>(load<u16>(u, 2));
-}
-
-// @ts-ignore: decorator
 @inline export function udpLen(u: usize): u32 {
   return <u32>bswap<u16>(load<u16>(u, 4));
-}
-
-// @ts-ignore: decorator
-@inline export function udpChecksumField(u: usize): u16 {
-  return bswap<u16>(load<u16>(u, 6));
 }
 
 /**
