@@ -62,7 +62,9 @@ export function buildC(name: string, extra: string[] = []): string {
   const outDir = join(BENCH_DIR, 'bin');
   mkdirSync(outDir, { recursive: true });
   const bin = join(outDir, basename(name));
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+  // common.h is every baseline's too: a change to it rebuilds them.
+  const newest = Math.max(statSync(src).mtimeMs, statSync(join(BENCH_DIR, 'c', 'common.h')).mtimeMs);
+  if (!existsSync(bin) || statSync(bin).mtimeMs < newest) {
     execFileSync('gcc', ['-O2', '-o', bin, src, ...extra], { stdio: 'inherit' });
   }
   return bin;

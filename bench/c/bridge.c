@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common.h"
 
 #define HEADROOM 128
 #define SLOT_SIZE 256
@@ -36,15 +37,6 @@ enum { C_RX = 0, C_TX = 1, C_DROP = 2, C_LOCAL = 3, C_NOPORT = 4, C_PORTDOWN = 5
        C_BR_FLOOD = 202, C_BR_FORWARD = 203, C_BR_LOCAL = 204, C_BR_LEARNED = 205, C_BR_MOVE = 206,
        C_BR_LIMIT = 207, C_BR_FULL = 208, C_BR_OWNSRC = 210, C_VLAN_NOT_ALLOWED = 128, C_VLAN_NOPVID = 129 };
 
-typedef struct {
-  uint32_t slot, off, len;
-  uint16_t in_port, out;
-  uint8_t verdict, flags;
-  uint16_t drop, vlan, bridge;
-  uint32_t vni, hash, ts_sec, ts_nsec, aux;
-  uint16_t tx_count;
-  uint8_t pad[18];
-} desc_t;
 
 typedef struct {
   uint8_t kind, vlan_mode;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common.h"
 
 typedef uint8_t u8;
 typedef uint16_t u16;
@@ -34,7 +35,6 @@ static inline void st16(u8 *p, u16 v) { memcpy(p, &v, 2); }
 static inline void st32(u8 *p, u32 v) { memcpy(p, &v, 4); }
 static inline void st64(u8 *p, u64 v) { memcpy(p, &v, 8); }
 static inline u32 rotl32(u32 x, int r) { return (x << r) | (x >> (32 - r)); }
-static inline u64 rotl64(u64 x, int r) { return (x << r) | (x >> (64 - r)); }
 
 /* layout (assembly/ipvs-layout.ts) */
 enum { SVC_SIZE = 128, S_USED = 0, S_AF = 1, S_PROTO = 2, S_SCHED = 3, S_FWMARK = 4, S_PORT = 8, S_FLAGS = 10,
@@ -205,23 +205,6 @@ static inline u8 *connIn(u32 bridge, u32 proto, u32 caddr, u32 cport, u32 vaddr,
     if (connInMatch(e, bridge, proto, caddr, cport, vaddr, vport) && (int32_t)(now - ld32(e + C_EXPIRES)) < 0 && destAlive(e)) return e;
   }
   return connInWalk(b, bridge, proto, caddr, cport, vaddr, vport, now);
-}
-
-#define SIPROUND                                                         \
-  do {                                                                   \
-    v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);        \
-    v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                             \
-    v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                             \
-    v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);        \
-  } while (0)
-
-static inline u32 hsiphash32(u32 v, u64 key) {
-  u64 v0 = 0x736f6d6570736575ULL ^ key, v1 = 0x646f72616e646f6dULL ^ key;
-  u64 v2 = 0x6c7967656e657261ULL ^ key, v3 = 0x7465646279746573ULL ^ key;
-  u64 b = (4ULL << 56) | v;
-  v3 ^= b; SIPROUND; v0 ^= b;
-  v2 ^= 0xff; SIPROUND; SIPROUND; SIPROUND;
-  return (u32)(v0 ^ v1 ^ v2 ^ v3);
 }
 
 static inline int available(const u8 *r) { return (int32_t)ld32(r + R_WEIGHT) > 0 && !(r[R_FLAGS] & 2); }

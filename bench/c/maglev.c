@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common.h"
 
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 static inline uint64_t fmix64(uint64_t k) {
   k ^= k >> 33;
@@ -117,29 +117,6 @@ static void katran_ring(int version, const endpoint_t *eps, uint32_t n, int32_t 
       }
     }
   }
-}
-
-/* SipHash-1-3 of LE32(v), k0 = k1 = key: the kernel's hsiphash on 64-bit. */
-#define SIPROUND                                                         \
-  do {                                                                   \
-    v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);        \
-    v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                             \
-    v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                             \
-    v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);        \
-  } while (0)
-
-static inline uint32_t hsiphash32(uint32_t v, uint64_t key) {
-  uint64_t v0 = 0x736f6d6570736575ULL ^ key, v1 = 0x646f72616e646f6dULL ^ key;
-  uint64_t v2 = 0x6c7967656e657261ULL ^ key, v3 = 0x7465646279746573ULL ^ key;
-  uint64_t b = (4ULL << 56) | v;
-  v3 ^= b;
-  SIPROUND;
-  v0 ^= b;
-  v2 ^= 0xff;
-  SIPROUND;
-  SIPROUND;
-  SIPROUND;
-  return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
 }
 
 typedef struct { uint32_t input; int32_t weight, label; } mhdest_t;

@@ -11,20 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common.h"
 
 #define HEADROOM 128
 #define SLOT_SIZE 2048
 #define N 256
 
-typedef struct {
-  uint32_t slot, off, len;
-  uint16_t in_port, out;
-  uint8_t verdict, flags;
-  uint16_t drop, vlan, bridge;
-  uint32_t vni, hash, ts_sec, ts_nsec, aux;
-  uint16_t tx_count;
-  uint8_t pad[18];
-} desc_t;
 
 // One region, as the data plane's linear memory: counters, descriptors, pool.
 // (Static arrays would let gcc prove that frame stores never touch a counter

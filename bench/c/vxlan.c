@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <emmintrin.h>
+#include "common.h"
 
 #define NFRAMES 256
 #define SLOT 2048
@@ -30,17 +31,6 @@ static inline void st16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 // ---- records (the layouts of layout.ts and vxlan.ts) ------------------------------
-typedef struct {
-  uint32_t slot, off, len;
-  uint16_t in_port, out;
-  uint8_t verdict, flags;
-  uint16_t drop, vlan, bridge;
-  uint32_t vni, hash, ts_sec, ts_nsec, aux;
-  uint16_t tx_count;
-  uint8_t vnet_flags, gso_type;
-  uint16_t gso_size, csum_start, csum_offset, hdr_len;
-  uint8_t pad[8];
-} desc_t;
 typedef struct {
   uint8_t kind, vlan_mode;
   uint16_t flags, bridge, pvid, mtu, tpid;
