@@ -423,18 +423,7 @@ export function conntrackTimeouts(): void {
   const next = v & 0xff;
   if (next != TcpState.NONE) {
     // tcpStateChange
-    if (load<u8>(r, R_USED) != 0) {
-      if (!(flags & ConnFlag.INACTIVE) && next != TcpState.ESTABLISHED) {
-        store<u32>(r, load<u32>(r, R_ACTIVE) - 1, R_ACTIVE);
-        store<u32>(r, load<u32>(r, R_INACT) + 1, R_INACT);
-        flags |= ConnFlag.INACTIVE;
-      } else if ((flags & ConnFlag.INACTIVE) && next == TcpState.ESTABLISHED) {
-        store<u32>(r, load<u32>(r, R_ACTIVE) + 1, R_ACTIVE);
-        store<u32>(r, load<u32>(r, R_INACT) - 1, R_INACT);
-        flags &= ~ConnFlag.INACTIVE;
-      }
-      store<u8>(e, <u8>flags, C_FLAGS);
-    }
+    if (load<u8>(r, R_USED) != 0) store<u8>(e, <u8>activeFollows(r, flags, next), C_FLAGS);
     store<u8>(e, <u8>next, C_STATE);
   }
   store<u32>(e, now + (v >> 8), C_EXPIRES);
@@ -443,21 +432,30 @@ export function conntrackTimeouts(): void {
 /** A state change: the server's active/inactive counters follow ESTABLISHED. */
 // @ts-ignore: decorator
 @inline function tcpStateChange(e: usize, next: u32): void {
-  let flags = <u32>load<u8>(e, C_FLAGS);
   if (destAlive(e)) {
     const r = destEntry(<u32>load<u16>(e, C_DEST));
-    if (!(flags & ConnFlag.INACTIVE) && next != TcpState.ESTABLISHED) {
-      store<u32>(r, load<u32>(r, R_ACTIVE) - 1, R_ACTIVE);
-      store<u32>(r, load<u32>(r, R_INACT) + 1, R_INACT);
-      flags |= ConnFlag.INACTIVE;
-    } else if ((flags & ConnFlag.INACTIVE) && next == TcpState.ESTABLISHED) {
-      store<u32>(r, load<u32>(r, R_ACTIVE) + 1, R_ACTIVE);
-      store<u32>(r, load<u32>(r, R_INACT) - 1, R_INACT);
-      flags &= ~ConnFlag.INACTIVE;
-    }
-    store<u8>(e, <u8>flags, C_FLAGS);
+    store<u8>(e, <u8>activeFollows(r, <u32>load<u8>(e, C_FLAGS), next), C_FLAGS);
   }
   store<u8>(e, <u8>next, C_STATE);
+}
+
+/**
+ * Real server r's active/inactive counters as a connection with `flags` moves
+ * to state `next` (active while ESTABLISHED, as the kernel's
+ * ip_vs_set_state); returns the connection's flags with INACTIVE updated.
+ */
+// @ts-ignore: decorator
+@inline function activeFollows(r: usize, flags: u32, next: u32): u32 {
+  if (!(flags & ConnFlag.INACTIVE) && next != TcpState.ESTABLISHED) {
+    store<u32>(r, load<u32>(r, R_ACTIVE) - 1, R_ACTIVE);
+    store<u32>(r, load<u32>(r, R_INACT) + 1, R_INACT);
+    flags |= ConnFlag.INACTIVE;
+  } else if ((flags & ConnFlag.INACTIVE) && next == TcpState.ESTABLISHED) {
+    store<u32>(r, load<u32>(r, R_ACTIVE) + 1, R_ACTIVE);
+    store<u32>(r, load<u32>(r, R_INACT) - 1, R_INACT);
+    flags &= ~ConnFlag.INACTIVE;
+  }
+  return flags;
 }
 
 /** Re-arms a UDP (or other single-state protocol) connection. */
