@@ -28,6 +28,21 @@ function wire(dp: ReturnType<typeof hostDataplane>, a: number, b: number): void 
   dp.setPort(b, { kind: PortKind.WIRE, aux: a });
 }
 
+/**
+ * Two containers a (NET.1) and b (NET.2) whose root-namespace veth ends ra and
+ * rb are ports 0 and 1 of dp, wired to each other (the ports are the test's to open).
+ */
+function wiredPair(set: NetnsSet, dp: ReturnType<typeof hostDataplane>, net: string, macB?: string): { a: string; b: string; ra: string; rb: string } {
+  const a = set.add(netnsName('nwha'));
+  const b = set.add(netnsName('nwhb'));
+  const ra = ifName('nwh');
+  const rb = ifName('nwh');
+  container(set, a, ra, `${net}.1`);
+  container(set, b, rb, `${net}.2`, macB);
+  wire(dp, 0, 1);
+  return { a, b, ra, rb };
+}
+
 // ---- veth <-> veth ------------------------------------------------------------------------
 
 const Veth = suite('HostLoop: two containers on veth pairs, offloads on');
@@ -37,13 +52,7 @@ hostTest(Veth, 'ping both ways and 12 MiB of TCP each way arrive intact; super-f
   const dp = hostDataplane();
   const loop = new HostLoop(dp);
   try {
-    const a = set.add(netnsName('nwha'));
-    const b = set.add(netnsName('nwhb'));
-    const ra = ifName('nwh');
-    const rb = ifName('nwh');
-    container(set, a, ra, '10.231.0.1');
-    container(set, b, rb, '10.231.0.2');
-    wire(dp, 0, 1);
+    const { a, b, ra, rb } = wiredPair(set, dp, '10.231.0');
     loop.add(0, HostPort.openPacket(ra));
     loop.add(1, HostPort.openPacket(rb));
 
@@ -227,14 +236,8 @@ hostTest(Faults, 'an interface deleted and re-created while running: port down, 
   const events: HostEvent[] = [];
   loop.on((e) => events.push(e));
   try {
-    const a = set.add(netnsName('nwha'));
-    const b = set.add(netnsName('nwhb'));
-    const ra = ifName('nwh');
-    const rb = ifName('nwh');
-    container(set, a, ra, '10.234.0.1');
     // A fixed MAC: the re-created container keeps it, so a's neighbour entry stays right.
-    container(set, b, rb, '10.234.0.2', '02:00:00:00:0b:02');
-    wire(dp, 0, 1);
+    const { a, b, ra, rb } = wiredPair(set, dp, '10.234.0', '02:00:00:00:0b:02');
     loop.add(0, HostPort.openPacket(ra));
     loop.add(1, HostPort.openPacket(rb));
     assert.is(await ping(a, '10.234.0.2'), 3, 'before');
@@ -306,13 +309,7 @@ hostTest(Faults, 'an interface set down and up keeps its socket: traffic resumes
   const events: HostEvent[] = [];
   loop.on((e) => events.push(e));
   try {
-    const a = set.add(netnsName('nwha'));
-    const b = set.add(netnsName('nwhb'));
-    const ra = ifName('nwh');
-    const rb = ifName('nwh');
-    container(set, a, ra, '10.235.0.1');
-    container(set, b, rb, '10.235.0.2');
-    wire(dp, 0, 1);
+    const { a, b, ra, rb } = wiredPair(set, dp, '10.235.0');
     const pb = HostPort.openPacket(rb);
     loop.add(0, HostPort.openPacket(ra));
     loop.add(1, pb);
