@@ -539,14 +539,20 @@ static void pool_finalize(napi_env env, void *data, void *hint) {
   free(pl);
 }
 
-static pool_t *get_pool(napi_env env, napi_value v) {
+// The pointer inside an external made by this addon, or NULL with a TypeError
+// thrown naming what was expected (`what`).
+static void *get_external(napi_env env, napi_value v, const char *what) {
   void *p = NULL;
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, "EINVAL", "netwasm native: expected a pool from bindPool()");
+    napi_throw_type_error(env, "EINVAL", what);
     return NULL;
   }
   return p;
+}
+
+static pool_t *get_pool(napi_env env, napi_value v) {
+  return get_external(env, v, "netwasm native: expected a pool from bindPool()");
 }
 
 // bindPool(memory: ArrayBuffer, cfg) -> external
@@ -1247,13 +1253,7 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
 }
 
 static watcher_t *get_watcher(napi_env env, napi_value v) {
-  void *p = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, "EINVAL", "netwasm native: expected a watcher from watch()");
-    return NULL;
-  }
-  return p;
+  return get_external(env, v, "netwasm native: expected a watcher from watch()");
 }
 
 // watch(fd, callback(status, events), thread = false, ref = true) -> watcher
