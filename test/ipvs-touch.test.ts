@@ -40,7 +40,7 @@ function rig(scheduler: 'mh' | 'maglev', connCapacity = 1 << 12) {
     ipvs.addServer(web, { address: b.ip, port: 8080, mac: b.mac });
     ipvs.addServer(dns, { address: b.ip, mac: b.mac });
   }
-  return { dp, ex: dp.exports as unknown as Ex };
+  return { dp, ex: dp.exports as unknown as Ex, ipvs, web, dns };
 }
 
 /** Vectors of mixed traffic: new flows, their next segments, UDP, replies, non-VIP, ARP, short frames; 1000 flows so that buckets collide. */
@@ -94,6 +94,13 @@ for (const scheduler of ['mh', 'maglev'] as const) {
       t++;
     }
     assert.ok(touchedFrames > 0);
+    // The graph ran the pass in b (b never calls it): what it read is summed
+    // there; with no service left on any bridge it stops at once.
+    assert.ok(b.ex.ipvsTouchVector(0) !== 0, 'the graph touched connection entries in b (a u32 sum: any non-zero)');
+    b.ipvs.deleteService(b.web);
+    assert.ok(b.ex.ipvsTouchVector(0) !== 0, 'one service left: the pass still runs');
+    b.ipvs.deleteService(b.dns);
+    assert.is(b.ex.ipvsTouchVector(0), 0, 'no bridge has services: no pass');
     const ca = a.dp.counters(true);
     assert.equal(b.dp.counters(true), ca);
     assert.ok((ca['ipvs-new-conns'] ?? 0n) > 0n && (ca['ipvs-in-packets'] ?? 0n) > (ca['ipvs-new-conns'] ?? 0n) && (ca['ipvs-out-packets'] ?? 0n) > 0n, 'the traffic made and used connections');
